@@ -1,0 +1,1 @@
+//! Node binding of Armature. Empty until the Node binding issue.

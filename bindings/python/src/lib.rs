@@ -1,0 +1,1 @@
+//! Python binding of Armature. Empty until the Python binding issue.

@@ -1,0 +1,155 @@
+//! `armature-conformance`: runs the conformance cases against a running server.
+//!
+//! ```text
+//! armature-conformance --base-url http://127.0.0.1:8080 [--cases conformance/cases]
+//!                      [--filter substring] [--timeout-ms 10000]
+//! ```
+//! Prints one line per case (`ok` or `FAIL`), then a report for each failure, then
+//! `N passed, N failed`. Exits 0 when all pass, 1 on any failure, 2 on a usage or
+//! loading error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use armature_conformance::{load_dir, Runner};
+
+const USAGE: &str = "\
+usage: armature-conformance --base-url URL [--cases DIR] [--filter SUBSTRING] [--timeout-ms MS]
+
+  --base-url URL       server to test, e.g. http://127.0.0.1:8080 (required)
+  --cases DIR          directory of case files (default: conformance/cases)
+  --filter SUBSTRING   run only cases whose name contains SUBSTRING
+  --timeout-ms MS      per-request limit, body included (default: 10000)";
+
+struct Args {
+    base_url: String,
+    cases: PathBuf,
+    filter: Option<String>,
+    timeout: Duration,
+}
+
+enum Parsed {
+    Run(Args),
+    Help,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut base_url = None;
+    let mut cases = PathBuf::from("conformance/cases");
+    let mut filter = None;
+    let mut timeout = Duration::from_secs(10);
+    while let Some(arg) = args.next() {
+        if arg == "-h" || arg == "--help" {
+            return Ok(Parsed::Help);
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag.to_string(), Some(value.to_string())),
+            _ => (arg, None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--base-url" => base_url = Some(value()?),
+            "--cases" => cases = PathBuf::from(value()?),
+            "--filter" => filter = Some(value()?),
+            "--timeout-ms" => {
+                let text = value()?;
+                let ms: u64 = text.parse().map_err(|_| format!("--timeout-ms: not a number: {text:?}"))?;
+                timeout = Duration::from_millis(ms);
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let base_url = base_url.ok_or("--base-url is required")?;
+    Ok(Parsed::Run(Args { base_url, cases, filter, timeout }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Parsed::Run(args)) => args,
+        Ok(Parsed::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runner = match Runner::new(&args.base_url, args.timeout) {
+        Ok(runner) => runner,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut cases = match load_dir(&args.cases) {
+        Ok(cases) => cases,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(filter) = &args.filter {
+        cases.retain(|case| case.name.contains(filter.as_str()));
+        if cases.is_empty() {
+            eprintln!("error: no case name contains {filter:?}");
+            return ExitCode::from(2);
+        }
+    }
+
+    let mut failures = Vec::new();
+    for case in &cases {
+        let result = runner.run(case).await;
+        if result.passed() {
+            println!("ok   {} ({})", case.name, case.file);
+        } else {
+            println!("FAIL {} ({})", case.name, case.file);
+            failures.push(result);
+        }
+    }
+    if !failures.is_empty() {
+        println!("\nfailures:\n");
+        for failure in &failures {
+            println!("{}", failure.report());
+        }
+    }
+    let failed = failures.len();
+    println!("{} passed, {} failed", cases.len() - failed, failed);
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Parsed, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn parses_flags_in_both_forms() {
+        let Ok(Parsed::Run(args)) =
+            parse(&["--base-url=http://x:1", "--cases", "dir", "--filter", "404", "--timeout-ms=5"])
+        else {
+            panic!("should parse");
+        };
+        assert_eq!(args.base_url, "http://x:1");
+        assert_eq!(args.cases, PathBuf::from("dir"));
+        assert_eq!(args.filter.as_deref(), Some("404"));
+        assert_eq!(args.timeout, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn rejects_bad_usage() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--base-url"]).is_err());
+        assert!(parse(&["--base-url", "u", "--bogus"]).is_err());
+        assert!(matches!(parse(&["--help"]), Ok(Parsed::Help)));
+    }
+}

@@ -1,0 +1,113 @@
+//! The conformance handlers in Rust. Every binding implements the same handlers for
+//! `conformance/contract.yaml`; the cases in `conformance/cases` then run against each.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use armature_core::{App, AppError, Config, Contract, Handler, HandlerError, HandlerRequest, HandlerResponse};
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+
+/// The `conformance/` directory of this repository.
+pub fn conformance_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The conformance app with the given configuration.
+pub fn build_app(config: Config) -> Result<App, AppError> {
+    let contract = Contract::from_path(conformance_dir().join("contract.yaml"))?;
+    let ok_json = |value: Value| Ok(HandlerResponse::json(StatusCode::OK, &value));
+    Ok(App::builder(config)
+        .contract(contract)
+        .handler("plaintext", sync(|_| Ok(HandlerResponse::new(StatusCode::OK, "text/plain", "Hello, World!"))))
+        .handler("json", sync(move |_| ok_json(json!({"message": "Hello, World!"}))))
+        .handler("getUser", sync(move |r| ok_json(user(r.params.path.get("id").cloned().unwrap_or(Value::Null)))))
+        .handler(
+            "createUser",
+            sync(|r| {
+                let mut body = body_object(&r)?;
+                body.remove("password");
+                body.insert("id".into(), json!(1));
+                Ok(HandlerResponse::json(StatusCode::CREATED, &Value::Object(body)))
+            }),
+        )
+        .handler(
+            "updateUser",
+            sync(move |r| {
+                let mut body = body_object(&r)?;
+                body.remove("password");
+                body.insert("id".into(), r.params.path.get("id").cloned().unwrap_or(Value::Null));
+                ok_json(Value::Object(body))
+            }),
+        )
+        .handler("search", sync(move |r| ok_json(json!({"query": r.params.query}))))
+        .handler(
+            "echoHeaders",
+            sync(move |r| {
+                let mut out = Map::new();
+                if let Some(tenant) = r.params.header.get("X-Tenant") {
+                    out.insert("tenant".into(), tenant.clone());
+                }
+                if let Some(count) = r.params.header.get("X-Count") {
+                    out.insert("count".into(), count.clone());
+                }
+                if let Some(session) = r.params.cookie.get("session") {
+                    out.insert("session".into(), session.clone());
+                }
+                ok_json(Value::Object(out))
+            }),
+        )
+        .handler("getItems", sync(move |r| ok_json(json!({"ids": r.params.path.get("ids")}))))
+        .handler(
+            "createPet",
+            sync(|r| Ok(HandlerResponse::json(StatusCode::CREATED, &Value::Object(body_object(&r)?)))),
+        )
+        .handler("echoText", sync(|r| Ok(HandlerResponse::new(StatusCode::OK, "text/plain", r.body.clone()))))
+        .handler(
+            "context",
+            sync(move |r| {
+                ok_json(json!({
+                    "operation_id": &*r.operation_id,
+                    "method": r.method.as_str(),
+                    "path": r.path,
+                    "request_id": r.request_id,
+                    "trace_id": r.trace.trace_id,
+                }))
+            }),
+        )
+        .handler("brokenResponse", sync(move |_| ok_json(json!({"message": 42}))))
+        .handler("undocumentedStatus", sync(|_| Ok(HandlerResponse::json(StatusCode::IM_A_TEAPOT, &json!({})))))
+        .handler("failingHandler", sync(|_| Err(HandlerError::Failed("database exploded".into()))))
+        .handler(
+            "slowHandler",
+            Handler::from_async(|r: HandlerRequest| async move {
+                let ms = r.params.query.get("ms").and_then(Value::as_u64).unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                Ok(HandlerResponse::json(StatusCode::OK, &json!({"slept_ms": ms})))
+            }),
+        )
+        .handler("droppedResponder", Handler::callback(|_request, responder| drop(responder)))
+        .handler("deleteUser", sync(|_| Ok(HandlerResponse::empty(StatusCode::NO_CONTENT))))
+        .build()?)
+}
+
+fn user(id: Value) -> Value {
+    json!({"id": id, "name": "Alice", "email": "alice@example.com", "age": 30})
+}
+
+/// The request body as a JSON object (the pipeline already validated it).
+fn body_object(request: &HandlerRequest) -> Result<Map<String, Value>, HandlerError> {
+    match serde_json::from_slice(&request.body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(HandlerError::Failed("body is not a JSON object".into())),
+    }
+}
+
+/// A synchronous Rust handler, answered on the spot.
+fn sync(f: impl Fn(HandlerRequest) -> Result<HandlerResponse, HandlerError> + Send + Sync + 'static) -> Handler {
+    let f = std::sync::Arc::new(f);
+    Handler::from_async(move |request| {
+        let f = f.clone();
+        async move { f(request) }
+    })
+}

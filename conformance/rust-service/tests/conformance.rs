@@ -1,0 +1,21 @@
+//! Every conformance case against the Rust handlers, over real HTTP, in-process.
+
+use std::time::Duration;
+
+use armature_conformance::{load_dir, Runner};
+use armature_conformance_service::{build_app, conformance_dir};
+use armature_core::config::{Config, ConfigFormat};
+
+#[test]
+fn every_case_passes_over_http() {
+    let text = std::fs::read_to_string(conformance_dir().join("config.yaml")).unwrap();
+    let mut config = Config::from_str_only(&text, ConfigFormat::Yaml).unwrap();
+    config.server.port = 0;
+    let server = armature_core::server::start(build_app(config).unwrap()).unwrap();
+    let cases = load_dir(&conformance_dir().join("cases")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runner = Runner::new(&format!("http://{}", server.local_addr()), Duration::from_secs(10)).unwrap();
+    let results = runtime.block_on(runner.run_all(&cases));
+    let failures: Vec<String> = results.iter().filter(|r| !r.passed()).map(|r| r.report()).collect();
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), results.len(), failures.join("\n"));
+}

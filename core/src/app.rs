@@ -1,0 +1,421 @@
+//! An application: a contract, its handlers and a configuration, compiled into the request
+//! pipeline that every request runs through, whether it came over a socket or from a test client.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+
+use crate::config::{Config, ResponseValidation};
+use crate::contract::{Contract, RouteMatch};
+use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Identity, Responder};
+use crate::problem::{self, Problem, ProblemKind, RenderContext};
+use crate::trace_context::{self, TraceContext};
+use crate::{request_id, validation};
+
+/// Errors building an application.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A handler names an operation the contract does not have.
+    #[error("handler registered for operationId {0:?}, which the contract does not define")]
+    UnknownOperation(String),
+    /// Two handlers for one operation.
+    #[error("two handlers registered for operationId {0:?}")]
+    DuplicateHandler(String),
+    /// The contract could not be loaded.
+    #[error(transparent)]
+    Contract(#[from] crate::contract::ContractError),
+    /// No contract was given, in code or in `contract.path`.
+    #[error("no contract: pass one or set contract.path (ARMATURE_CONTRACT__PATH)")]
+    NoContract,
+}
+
+/// Whether the service takes traffic; shared by the pipeline (`/ready`) and the server.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    listening: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    /// Ready: listening and not draining.
+    pub fn is_ready(&self) -> bool {
+        self.listening.load(Ordering::Acquire) && !self.draining.load(Ordering::Acquire)
+    }
+
+    /// Marks the listener open (or not).
+    pub fn set_listening(&self, listening: bool) {
+        self.listening.store(listening, Ordering::Release);
+    }
+
+    /// Marks the start of a graceful shutdown: readiness turns false at once.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether a graceful shutdown has started.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+}
+
+/// Builds an [`App`].
+pub struct AppBuilder {
+    contract: Option<Contract>,
+    config: Config,
+    handlers: Vec<(String, Handler)>,
+}
+
+impl AppBuilder {
+    /// Binds a handler to an operation by `operationId`.
+    pub fn handler(mut self, operation_id: impl Into<String>, handler: Handler) -> Self {
+        self.handlers.push((operation_id.into(), handler));
+        self
+    }
+
+    /// Uses this contract instead of `contract.path`.
+    pub fn contract(mut self, contract: Contract) -> Self {
+        self.contract = Some(contract);
+        self
+    }
+
+    /// Compiles the application; fails on a handler for an unknown operation.
+    pub fn build(self) -> Result<App, AppError> {
+        let contract = match (self.contract, &self.config.contract.path) {
+            (Some(contract), _) => contract,
+            (None, Some(path)) => Contract::from_path(path)?,
+            (None, None) => return Err(AppError::NoContract),
+        };
+        let mut handlers: Vec<Option<Handler>> = vec![None; contract.operations().len()];
+        for (id, handler) in self.handlers {
+            let index = contract.operation_index(&id).ok_or_else(|| AppError::UnknownOperation(id.clone()))?;
+            if handlers[index].replace(handler).is_some() {
+                return Err(AppError::DuplicateHandler(id));
+            }
+        }
+        let operation_ids = contract.operations().iter().map(|o| Arc::from(o.id.as_str())).collect();
+        Ok(App {
+            inner: Arc::new(AppInner {
+                request_timeout: Duration::from_millis(self.config.server.request_timeout_ms),
+                contract,
+                config: self.config,
+                handlers,
+                operation_ids,
+                lifecycle: Arc::new(Lifecycle::default()),
+                response_violations: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+/// A compiled application; cheap to clone, shared by every connection.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    contract: Contract,
+    config: Config,
+    handlers: Vec<Option<Handler>>,
+    operation_ids: Vec<Arc<str>>,
+    lifecycle: Arc<Lifecycle>,
+    request_timeout: Duration,
+    response_violations: AtomicU64,
+}
+
+/// Boxed error of a request body stream.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static(request_id::HEADER);
+static TRACEPARENT: HeaderName = HeaderName::from_static(trace_context::TRACEPARENT);
+static TRACESTATE: HeaderName = HeaderName::from_static(trace_context::TRACESTATE);
+
+impl App {
+    /// Starts building an application from a configuration; the contract comes from
+    /// [`AppBuilder::contract`] or `contract.path`.
+    pub fn builder(config: Config) -> AppBuilder {
+        AppBuilder { contract: None, config, handlers: Vec::new() }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The contract.
+    pub fn contract(&self) -> &Contract {
+        &self.inner.contract
+    }
+
+    /// Readiness state, shared with the server.
+    pub fn lifecycle(&self) -> &Arc<Lifecycle> {
+        &self.inner.lifecycle
+    }
+
+    /// Responses that broke the contract since start (counted in every validation mode but `off`).
+    pub fn response_violations(&self) -> u64 {
+        self.inner.response_violations.load(Ordering::Relaxed)
+    }
+
+    /// Runs one request through the whole pipeline.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = request.into_parts();
+        let request_id = request_id::accept_or_generate(parts.headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes));
+        let trace = TraceContext::from_headers(
+            &header_values(&parts.headers, &TRACEPARENT),
+            &header_values(&parts.headers, &TRACESTATE),
+        );
+        let mut response = match self.run(&parts, body, &request_id, &trace).await {
+            Ok(response) => response,
+            Err(problem) => self.problem_response(&problem, parts.uri.path(), &request_id, &trace),
+        };
+        stamp(response.headers_mut(), &request_id, &trace);
+        response
+    }
+
+    async fn run<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+        request_id: &str,
+        trace: &TraceContext,
+    ) -> Result<Response<Full<Bytes>>, Problem>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let inner = &*self.inner;
+        let path = parts.uri.path();
+        if let Some(response) = self.builtin(&parts.method, path) {
+            return response;
+        }
+        let (operation_index, path_params) = match inner.contract.route(&parts.method, path) {
+            RouteMatch::Found { operation, params } => (operation, params),
+            RouteMatch::MethodNotAllowed(allow) => {
+                let detail = format!("{} is not allowed on {path}; allowed: {allow}.", parts.method);
+                let mut problem = Problem::new(ProblemKind::MethodNotAllowed, detail);
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    problem = problem.with_header(ALLOW, value);
+                }
+                return Err(problem);
+            }
+            RouteMatch::NotFound => {
+                return Err(Problem::new(
+                    ProblemKind::NotFound,
+                    format!("No operation matches {} {path}.", parts.method),
+                ))
+            }
+        };
+        let operation = inner.contract.operation_at(operation_index);
+        let body = read_body(parts, body, inner.config.server.max_body_bytes).await?;
+        let checked =
+            validation::check_request(operation, &path_params, parts, &body, inner.config.validation.request)?;
+        let Some(handler) = &inner.handlers[operation_index] else {
+            return Err(Problem::new(
+                ProblemKind::NotImplemented,
+                format!("Operation {:?} has no handler.", operation.id),
+            ));
+        };
+        let request = HandlerRequest {
+            method: parts.method.clone(),
+            path: path.to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            operation_id: inner.operation_ids[operation_index].clone(),
+            params: checked.params,
+            headers: parts.headers.clone(),
+            body,
+            request_id: request_id.to_owned(),
+            trace: trace.clone(),
+            identity: Identity::default(),
+        };
+        let outcome = match tokio::time::timeout(inner.request_timeout, dispatch(handler, request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                return Err(Problem::new(
+                    ProblemKind::HandlerTimeout,
+                    format!("The handler did not answer within {} ms.", inner.config.server.request_timeout_ms),
+                ))
+            }
+        };
+        let response = outcome?;
+        if inner.config.validation.response != ResponseValidation::Off {
+            let violations = validation::check_response(operation, &response);
+            if !violations.is_empty() {
+                inner.response_violations.fetch_add(1, Ordering::Relaxed);
+                if inner.config.validation.response == ResponseValidation::Enforce {
+                    return Err(Problem::new(
+                        ProblemKind::ResponseValidation,
+                        "The handler's response does not match the contract.",
+                    )
+                    .with_errors(violations));
+                }
+                report_violations(&operation.id, request_id, &violations);
+            }
+        }
+        let mut built = Response::new(Full::new(response.body));
+        *built.status_mut() = response.status;
+        *built.headers_mut() = response.headers;
+        Ok(built)
+    }
+
+    fn builtin(&self, method: &Method, path: &str) -> Option<Result<Response<Full<Bytes>>, Problem>> {
+        let endpoints = &self.inner.config.endpoints;
+        let (status, content_type, body) = if path == endpoints.health {
+            (StatusCode::OK, "application/json", Bytes::from_static(br#"{"status":"ok"}"#))
+        } else if path == endpoints.ready {
+            if self.inner.lifecycle.is_ready() {
+                (StatusCode::OK, "application/json", Bytes::from_static(br#"{"status":"ready"}"#))
+            } else if self.inner.lifecycle.is_draining() {
+                (StatusCode::SERVICE_UNAVAILABLE, "application/json", Bytes::from_static(br#"{"status":"draining"}"#))
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "application/json", Bytes::from_static(br#"{"status":"starting"}"#))
+            }
+        } else if path == endpoints.openapi {
+            (StatusCode::OK, "application/json", self.inner.contract.json().clone())
+        } else {
+            return None;
+        };
+        if method != Method::GET && method != Method::HEAD {
+            let problem = Problem::new(
+                ProblemKind::MethodNotAllowed,
+                format!("{method} is not allowed on {path}; allowed: GET, HEAD."),
+            )
+            .with_header(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return Some(Err(problem));
+        }
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() = status;
+        response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Some(Ok(response))
+    }
+
+    fn problem_response(
+        &self,
+        problem: &Problem,
+        instance: &str,
+        request_id: &str,
+        trace: &TraceContext,
+    ) -> Response<Full<Bytes>> {
+        let errors = &self.inner.config.errors;
+        let body = problem.render(&RenderContext {
+            type_base: &errors.type_base,
+            instance,
+            request_id,
+            trace_id: &trace.trace_id,
+            debug: errors.debug,
+        });
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() =
+            StatusCode::from_u16(problem.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(problem::CONTENT_TYPE));
+        for (name, value) in &problem.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        response
+    }
+}
+
+impl From<HandlerError> for Problem {
+    fn from(error: HandlerError) -> Self {
+        match error {
+            HandlerError::Failed(message) => {
+                Problem::new(ProblemKind::HandlerError, "The handler failed.").with_internal(message)
+            }
+            HandlerError::Overloaded => {
+                Problem::new(ProblemKind::Overloaded, "The service is at capacity; retry later.")
+            }
+        }
+    }
+}
+
+/// Hands the request to its handler and waits for the answer. A panic or an unanswered
+/// responder becomes a failure here, so no handler bug reaches the connection.
+async fn dispatch(handler: &Handler, request: HandlerRequest) -> Result<HandlerResponse, Problem> {
+    let outcome: HandlerOutcome = match handler {
+        Handler::Async(f) => match AssertUnwindSafe(async { f(request).await }).catch_unwind().await {
+            Ok(outcome) => outcome,
+            Err(panic) => Err(HandlerError::Failed(panic_message(&panic))),
+        },
+        Handler::Callback(f) => {
+            let (responder, receiver) = Responder::channel();
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| f(request, responder))) {
+                return Err(HandlerError::Failed(panic_message(&panic)).into());
+            }
+            match receiver.await {
+                Ok(outcome) => outcome,
+                Err(_) => return Err(Problem::new(ProblemKind::NoResponse, "The handler finished without answering.")),
+            }
+        }
+    };
+    outcome.map_err(Problem::from)
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown payload".to_owned());
+    format!("handler panicked: {text}")
+}
+
+/// Reads the whole body, refusing more than `max` bytes (413) before reading when the
+/// declared length already says so.
+async fn read_body<B>(parts: &http::request::Parts, body: B, max: u64) -> Result<Bytes, Problem>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let too_large = || Problem::new(ProblemKind::PayloadTooLarge, format!("The request body exceeds {max} bytes."));
+    let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(error) => Err(Problem::new(ProblemKind::MalformedBody, "The request body could not be read.")
+            .with_internal(error.to_string())),
+    }
+}
+
+fn header_values<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Vec<&'h [u8]> {
+    headers.get_all(name).iter().map(HeaderValue::as_bytes).collect()
+}
+
+/// Adds the correlation headers every response carries.
+fn stamp(headers: &mut HeaderMap, request_id: &str, trace: &TraceContext) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(X_REQUEST_ID.clone(), value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&trace.traceparent()) {
+        headers.insert(TRACEPARENT.clone(), value);
+    }
+    if let Some(value) = trace.tracestate.as_deref().and_then(|s| HeaderValue::from_str(s).ok()) {
+        headers.insert(TRACESTATE.clone(), value);
+    }
+}
+
+/// Report mode: the response went out; say what was wrong with it on stderr, one JSON line.
+fn report_violations(operation_id: &str, request_id: &str, violations: &[problem::Violation]) {
+    let line = serde_json::json!({
+        "event": "response_validation",
+        "operation_id": operation_id,
+        "request_id": request_id,
+        "errors": violations,
+    });
+    eprintln!("{line}");
+}

@@ -1,0 +1,354 @@
+//! Service configuration: one document (YAML, JSON or TOML) over embedded defaults, with
+//! `ARMATURE_...` environment overrides (`ARMATURE_SERVER__PORT=9000`).
+//!
+//! Every struct denies unknown fields so a typo in a key is an error that names the key,
+//! rather than a setting silently ignored in production.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Json, Serialized, Toml, Yaml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Prefix of the environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "ARMATURE_";
+
+/// Environment variable naming the configuration file; it is not itself a configuration key.
+pub const CONFIG_PATH_ENV: &str = "ARMATURE_CONFIG";
+
+/// A configuration that could not be loaded; the message names the key or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key is unknown, a value has the wrong type, or the document does not parse.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The file's extension says nothing of its format.
+    #[error("configuration file {path}: unknown format (use .yaml, .yml, .json or .toml)")]
+    UnknownFormat {
+        /// The file that was given.
+        path: PathBuf,
+    },
+    /// The file does not exist or cannot be read.
+    #[error("configuration file {path}: {source}")]
+    Unreadable {
+        /// The file that was given.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+}
+
+/// The format of an in-memory configuration document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// YAML 1.2 (a JSON document is also valid YAML).
+    Yaml,
+    /// JSON.
+    Json,
+    /// TOML.
+    Toml,
+}
+
+impl ConfigFormat {
+    /// The format a file name's extension names, if any.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Some(Self::Yaml),
+            "json" => Some(Self::Json),
+            "toml" => Some(Self::Toml),
+            _ => None,
+        }
+    }
+}
+
+/// The whole configuration of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listening socket, threads, limits and timeouts.
+    pub server: ServerConfig,
+    /// Where the OpenAPI contract comes from when the host does not hand one over.
+    pub contract: ContractConfig,
+    /// Request and response validation.
+    pub validation: ValidationConfig,
+    /// Paths of the built-in endpoints.
+    pub endpoints: EndpointsConfig,
+    /// Problem (RFC 9457) rendering.
+    pub errors: ErrorsConfig,
+}
+
+/// Listening socket, threads, limits and timeouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind, an IP literal or `localhost`.
+    pub host: String,
+    /// TCP port; 0 picks a free one (the bound address is reported at start).
+    pub port: u16,
+    /// Runtime worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest accepted request body; larger bodies are answered 413.
+    pub max_body_bytes: u64,
+    /// How long a client may take to send the request head before the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// How long a handler may take before the request is answered 504.
+    pub request_timeout_ms: u64,
+    /// Time between "not ready" and closing the listener, so load balancers notice first.
+    pub drain_delay_ms: u64,
+    /// How long in-flight requests may run after the listener closes at shutdown.
+    pub shutdown_grace_ms: u64,
+    /// Requests waiting for a host that pulls them (see `dispatch::RequestQueue`); past it, 503.
+    pub queue_capacity: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".to_owned(),
+            port: 8080,
+            workers: 0,
+            max_body_bytes: 1024 * 1024,
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            drain_delay_ms: 0,
+            shutdown_grace_ms: 10_000,
+            queue_capacity: 1024,
+        }
+    }
+}
+
+/// Where the OpenAPI contract comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContractConfig {
+    /// Path of the contract (YAML or JSON); relative paths are taken from the working directory.
+    pub path: Option<PathBuf>,
+}
+
+/// What to do when a handler's response does not match the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseValidation {
+    /// Replace the response by a 500 problem: the bad body never reaches the client.
+    #[default]
+    Enforce,
+    /// Let the response through and log the violations.
+    Report,
+    /// Do not check responses.
+    Off,
+}
+
+/// Request and response validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationConfig {
+    /// Validate parameters and bodies before handlers run.
+    pub request: bool,
+    /// What to do with responses that break the contract.
+    pub response: ResponseValidation,
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        Self { request: true, response: ResponseValidation::Enforce }
+    }
+}
+
+/// Paths of the built-in endpoints; they take precedence over the contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EndpointsConfig {
+    /// Liveness: 200 while the process serves.
+    pub health: String,
+    /// Readiness: 200 when ready for traffic, 503 while starting or draining.
+    pub ready: String,
+    /// The contract as JSON.
+    pub openapi: String,
+}
+
+impl Default for EndpointsConfig {
+    fn default() -> Self {
+        Self { health: "/health".to_owned(), ready: "/ready".to_owned(), openapi: "/openapi.json".to_owned() }
+    }
+}
+
+/// Problem (RFC 9457) rendering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorsConfig {
+    /// Put internal details (handler error messages, response violations) in problem bodies.
+    /// Never in production: they may reveal internals.
+    pub debug: bool,
+    /// Prefix of every problem `type` URI; the problem's slug is appended.
+    pub type_base: String,
+}
+
+impl Default for ErrorsConfig {
+    fn default() -> Self {
+        Self { debug: false, type_base: "https://armature.dev/problems/".to_owned() }
+    }
+}
+
+impl Config {
+    /// Embedded defaults with environment overrides: a service starts with nothing else.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::extract(Self::base())
+    }
+
+    /// A configuration file (format by extension) over defaults, with environment overrides.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let format =
+            ConfigFormat::from_path(path).ok_or_else(|| ConfigError::UnknownFormat { path: path.to_owned() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Unreadable { path: path.to_owned(), source })?;
+        Self::from_str_with_env(&text, format)
+    }
+
+    /// An in-memory document over defaults, with environment overrides.
+    pub fn from_str_with_env(text: &str, format: ConfigFormat) -> Result<Self, ConfigError> {
+        Self::extract(Self::base().merge(Self::document(text, format)).merge(Self::env()))
+    }
+
+    /// An in-memory document over defaults, without looking at the environment (for tests
+    /// and hosts that manage their own configuration sources).
+    pub fn from_str_only(text: &str, format: ConfigFormat) -> Result<Self, ConfigError> {
+        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Self::document(text, format)))
+    }
+
+    /// The file named by `ARMATURE_CONFIG` if set, else embedded defaults; environment overrides on top.
+    pub fn load() -> Result<Self, ConfigError> {
+        match std::env::var_os(CONFIG_PATH_ENV) {
+            Some(path) if !path.is_empty() => Self::from_file(PathBuf::from(path)),
+            _ => Self::from_env(),
+        }
+    }
+
+    fn base() -> Figment {
+        Figment::from(Serialized::defaults(Config::default())).merge(Self::env())
+    }
+
+    fn env() -> Env {
+        Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
+    }
+
+    fn document(text: &str, format: ConfigFormat) -> Figment {
+        match format {
+            ConfigFormat::Yaml => Figment::from(Yaml::string(text)),
+            ConfigFormat::Json => Figment::from(Json::string(text)),
+            ConfigFormat::Toml => Figment::from(Toml::string(text)),
+        }
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| {
+            // figment reports every error; join them so the operator sees all bad keys at once.
+            ConfigError::Invalid(e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks the rules serde cannot express.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("key `{key}`: {why}")));
+        if self.server.max_body_bytes == 0 {
+            return bad("server.max_body_bytes", "must be at least 1");
+        }
+        if self.server.request_timeout_ms == 0 {
+            return bad("server.request_timeout_ms", "must be at least 1");
+        }
+        if self.server.header_read_timeout_ms == 0 {
+            return bad("server.header_read_timeout_ms", "must be at least 1");
+        }
+        if self.server.queue_capacity == 0 {
+            return bad("server.queue_capacity", "must be at least 1");
+        }
+        for (key, path) in [
+            ("endpoints.health", &self.endpoints.health),
+            ("endpoints.ready", &self.endpoints.ready),
+            ("endpoints.openapi", &self.endpoints.openapi),
+        ] {
+            if !path.starts_with('/') {
+                return bad(key, "must start with '/'");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_the_document_is_empty() {
+        let config = Config::from_str_only("{}", ConfigFormat::Yaml).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.port, 8080);
+    }
+
+    #[test]
+    fn each_format_is_read() {
+        let yaml = Config::from_str_only("server:\n  port: 9001\n", ConfigFormat::Yaml).unwrap();
+        let json = Config::from_str_only(r#"{"server": {"port": 9002}}"#, ConfigFormat::Json).unwrap();
+        let toml = Config::from_str_only("[server]\nport = 9003\n", ConfigFormat::Toml).unwrap();
+        assert_eq!((yaml.server.port, json.server.port, toml.server.port), (9001, 9002, 9003));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let err = Config::from_str_only("server:\n  prot: 9000\n", ConfigFormat::Yaml).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("prot"), "{message}");
+        assert!(message.contains("server"), "{message}");
+    }
+
+    #[test]
+    fn bad_value_is_an_error_naming_the_key() {
+        let err = Config::from_str_only("server:\n  port: lots\n", ConfigFormat::Yaml).unwrap_err();
+        assert!(err.to_string().contains("server.port"), "{err}");
+        let err = Config::from_str_only("validation:\n  response: maybe\n", ConfigFormat::Yaml).unwrap_err();
+        assert!(err.to_string().contains("validation.response"), "{err}");
+        let err = Config::from_str_only("endpoints:\n  health: healthz\n", ConfigFormat::Yaml).unwrap_err();
+        assert!(err.to_string().contains("endpoints.health"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_document() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARMATURE_SERVER__PORT", "9000");
+            jail.set_env("ARMATURE_VALIDATION__RESPONSE", "report");
+            let config = Config::from_str_with_env("server:\n  port: 7000\n", ConfigFormat::Yaml).unwrap();
+            assert_eq!(config.server.port, 9000);
+            assert_eq!(config.validation.response, ResponseValidation::Report);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_environment_key_is_an_error_naming_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARMATURE_SERVER__PROT", "9000");
+            let err = Config::from_env().unwrap_err();
+            assert!(err.to_string().contains("prot"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn config_path_variable_is_not_a_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("svc.toml", "[server]\nport = 7123\n")?;
+            jail.set_env("ARMATURE_CONFIG", "svc.toml");
+            assert_eq!(Config::load().unwrap().server.port, 7123);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_file_format_is_an_error() {
+        let err = Config::from_file("service.ini").unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownFormat { .. }));
+    }
+}

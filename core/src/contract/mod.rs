@@ -1,0 +1,434 @@
+//! The OpenAPI contract: loaded once at start, compiled into routes, parameter rules and
+//! schema validators, then shared read-only by every request.
+
+mod document;
+mod media;
+pub mod params;
+mod router;
+pub mod schema;
+mod validators;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bytes::Bytes;
+use http::Method;
+use serde_json::Value;
+
+pub use media::{BodyKind, MediaRange};
+pub use router::{RouteMatch, Router};
+pub use schema::OpenApiVersion;
+
+use params::{ParamLocation, ParamSpec, ParamStyle, Shape};
+use validators::{SchemaValidator, Validators};
+
+/// A contract that cannot be served; the message names the place in the document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("contract error at #{at}: {message}")]
+pub struct ContractError {
+    /// JSON pointer of the offending place (empty for the whole document).
+    pub at: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+impl ContractError {
+    pub(crate) fn new(at: &str, message: impl Into<String>) -> Self {
+        Self { at: at.to_owned(), message: message.into() }
+    }
+}
+
+/// Methods an OpenAPI path item may hold, in the order `Allow` lists them.
+pub(crate) const METHODS: [(&str, Method); 8] = [
+    ("get", Method::GET),
+    ("head", Method::HEAD),
+    ("post", Method::POST),
+    ("put", Method::PUT),
+    ("patch", Method::PATCH),
+    ("delete", Method::DELETE),
+    ("options", Method::OPTIONS),
+    ("trace", Method::TRACE),
+];
+
+/// A loaded, compiled contract.
+pub struct Contract {
+    version: OpenApiVersion,
+    json: Bytes,
+    operations: Vec<Operation>,
+    by_id: HashMap<String, usize>,
+    router: Router,
+}
+
+impl std::fmt::Debug for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contract")
+            .field("version", &self.version)
+            .field("operations", &self.operations.iter().map(|o| &o.id).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One operation of the contract, with everything the pipeline checks for it.
+#[derive(Debug)]
+pub struct Operation {
+    /// `operationId`, or `"METHOD /template"` when the contract gives none.
+    pub id: String,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path template, as written in the contract (`/users/{id}`).
+    pub path_template: String,
+    /// The operation's tags.
+    pub tags: Vec<String>,
+    pub(crate) params: Vec<ParamRule>,
+    pub(crate) body: Option<BodyRule>,
+    pub(crate) responses: ResponseRules,
+}
+
+/// How one parameter is read and checked.
+#[derive(Debug)]
+pub(crate) struct ParamRule {
+    pub spec: ParamSpec,
+    pub required: bool,
+    /// The schema's `default`, handed to handlers when the parameter is absent.
+    pub default: Option<Value>,
+    /// Parameters declared with `content: {application/json: ...}` carry JSON text.
+    pub json_content: bool,
+    pub validator: Option<SchemaValidator>,
+}
+
+/// What request bodies an operation accepts.
+#[derive(Debug)]
+pub(crate) struct BodyRule {
+    pub required: bool,
+    pub media: Vec<MediaRule>,
+}
+
+/// One media type of a body, with its schema.
+#[derive(Debug)]
+pub(crate) struct MediaRule {
+    pub range: MediaRange,
+    pub validator: Option<SchemaValidator>,
+}
+
+/// The documented responses of an operation.
+#[derive(Debug, Default)]
+pub(crate) struct ResponseRules {
+    pub exact: HashMap<u16, Vec<MediaRule>>,
+    /// `1XX`..`5XX`, indexed by the first digit.
+    pub ranges: [Option<Vec<MediaRule>>; 6],
+    pub default: Option<Vec<MediaRule>>,
+}
+
+impl ResponseRules {
+    /// The media rules documented for a status, most specific first; None when undocumented.
+    pub(crate) fn for_status(&self, status: u16) -> Option<&[MediaRule]> {
+        self.exact
+            .get(&status)
+            .or_else(|| self.ranges.get(usize::from(status / 100)).and_then(Option::as_ref))
+            .or(self.default.as_ref())
+            .map(Vec::as_slice)
+    }
+}
+
+impl Contract {
+    /// Loads a contract file (YAML or JSON).
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Self, ContractError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ContractError::new("", format!("cannot read {}: {e}", path.display())))?;
+        Self::from_text(&text)
+    }
+
+    /// Loads a contract from YAML or JSON text.
+    pub fn from_text(text: &str) -> Result<Self, ContractError> {
+        Self::from_value(document::parse(text)?)
+    }
+
+    /// Compiles a contract already parsed into JSON.
+    pub fn from_value(doc: Value) -> Result<Self, ContractError> {
+        let version = document::version(&doc)?;
+        document::check_references(&doc)?;
+        let validators = Validators::new(&doc, version)?;
+        let mut operations = Vec::new();
+        let mut router = Router::default();
+        if let Some(paths) = doc.get("paths") {
+            let paths = paths.as_object().ok_or_else(|| ContractError::new("/paths", "must be an object"))?;
+            for (template, item) in paths {
+                let at = format!("/paths/{}", document::escape(template));
+                if !template.starts_with('/') {
+                    return Err(ContractError::new(&at, "a path must start with '/'"));
+                }
+                let (item, item_at) = document::resolve(&doc, item, &at)?;
+                let shared_params = item.get("parameters");
+                let mut methods = Vec::new();
+                for (key, method) in &METHODS {
+                    let Some(op) = item.get(*key) else { continue };
+                    let op_at = format!("{item_at}/{key}");
+                    let operation = compile_operation(
+                        &doc,
+                        &validators,
+                        template,
+                        method.clone(),
+                        op,
+                        &op_at,
+                        shared_params,
+                        &item_at,
+                    )?;
+                    methods.push((method.clone(), operations.len()));
+                    operations.push(operation);
+                }
+                router.insert(template, methods).map_err(|message| ContractError::new(&at, message))?;
+            }
+        }
+        let mut by_id = HashMap::new();
+        for (index, operation) in operations.iter().enumerate() {
+            if by_id.insert(operation.id.clone(), index).is_some() {
+                return Err(ContractError::new(
+                    &format!(
+                        "/paths/{}/{}",
+                        document::escape(&operation.path_template),
+                        operation.method.as_str().to_lowercase()
+                    ),
+                    format!("operationId {:?} is used twice", operation.id),
+                ));
+            }
+        }
+        let json = serde_json::to_vec(&doc).map_err(|e| ContractError::new("", format!("cannot serialize: {e}")))?;
+        Ok(Self { version, json: Bytes::from(json), operations, by_id, router })
+    }
+
+    /// The OpenAPI version the document declares.
+    pub fn version(&self) -> OpenApiVersion {
+        self.version
+    }
+
+    /// The contract as JSON, as served on the `openapi` endpoint.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    /// Every operation, in document order.
+    pub fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    /// The operation with this `operationId`.
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.by_id.get(id).map(|&i| &self.operations[i])
+    }
+
+    pub(crate) fn operation_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub(crate) fn operation_at(&self, index: usize) -> &Operation {
+        &self.operations[index]
+    }
+
+    /// Routes a method and raw (percent-encoded) path.
+    pub fn route<'p>(&self, method: &Method, path: &'p str) -> RouteMatch<'_, 'p> {
+        self.router.route(method, path)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compile_operation(
+    doc: &Value,
+    validators: &Validators,
+    template: &str,
+    method: Method,
+    op: &Value,
+    at: &str,
+    shared_params: Option<&Value>,
+    item_at: &str,
+) -> Result<Operation, ContractError> {
+    if !op.is_object() {
+        return Err(ContractError::new(at, "an operation must be an object"));
+    }
+    let id = match op.get("operationId") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        Some(_) => return Err(ContractError::new(&format!("{at}/operationId"), "must be a non-empty string")),
+        None => format!("{} {template}", method.as_str()),
+    };
+    let tags = op
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|tags| tags.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+
+    // Operation-level parameters override path-level ones with the same name and location.
+    let mut declared: Vec<(&Value, String)> = Vec::new();
+    for (list, list_at) in
+        [(shared_params, format!("{item_at}/parameters")), (op.get("parameters"), format!("{at}/parameters"))]
+    {
+        let Some(list) = list else { continue };
+        let list = list.as_array().ok_or_else(|| ContractError::new(&list_at, "must be an array"))?;
+        for (index, param) in list.iter().enumerate() {
+            declared.push((param, format!("{list_at}/{index}")));
+        }
+    }
+    let mut params: Vec<ParamRule> = Vec::new();
+    for (param, param_at) in declared {
+        let rule = compile_param(doc, validators, param, &param_at)?;
+        if let Some(existing) =
+            params.iter_mut().find(|p| p.spec.name == rule.spec.name && p.spec.location == rule.spec.location)
+        {
+            *existing = rule;
+        } else {
+            params.push(rule);
+        }
+    }
+    for name in router::template_params(template) {
+        if !params.iter().any(|p| p.spec.location == ParamLocation::Path && p.spec.name == name) {
+            return Err(ContractError::new(at, format!("path parameter {{{name}}} of {template} is not declared")));
+        }
+    }
+    for param in &params {
+        if param.spec.location == ParamLocation::Path
+            && !router::template_params(template).any(|n| n == param.spec.name)
+        {
+            return Err(ContractError::new(
+                at,
+                format!("path parameter {:?} does not appear in {template}", param.spec.name),
+            ));
+        }
+    }
+
+    let body = match op.get("requestBody") {
+        None => None,
+        Some(body) => {
+            let (body, body_at) = document::resolve(doc, body, &format!("{at}/requestBody"))?;
+            let required = body.get("required").and_then(Value::as_bool).unwrap_or(false);
+            let media =
+                compile_content(validators, body.get("content"), &format!("{body_at}/content"), schema::View::Request)?;
+            Some(BodyRule { required, media })
+        }
+    };
+
+    let mut responses = ResponseRules::default();
+    let listed = op.get("responses").and_then(Value::as_object);
+    for (code, response) in listed.into_iter().flatten() {
+        let code_at = format!("{at}/responses/{}", document::escape(code));
+        let (response, response_at) = document::resolve(doc, response, &code_at)?;
+        let media = compile_content(
+            validators,
+            response.get("content"),
+            &format!("{response_at}/content"),
+            schema::View::Response,
+        )?;
+        if code == "default" {
+            responses.default = Some(media);
+        } else if let Some(digit) = code.strip_suffix("XX").or_else(|| code.strip_suffix("xx")) {
+            let slot = digit
+                .parse::<usize>()
+                .ok()
+                .filter(|d| (1..=5).contains(d))
+                .ok_or_else(|| ContractError::new(&code_at, "a status range must be 1XX to 5XX"))?;
+            responses.ranges[slot] = Some(media);
+        } else {
+            let status = code.parse::<u16>().ok().filter(|s| (100..=599).contains(s)).ok_or_else(|| {
+                ContractError::new(&code_at, "a response key must be a status code, a range like 2XX, or default")
+            })?;
+            responses.exact.insert(status, media);
+        }
+    }
+    Ok(Operation { id, method, path_template: template.to_owned(), tags, params, body, responses })
+}
+
+fn compile_param(doc: &Value, validators: &Validators, param: &Value, at: &str) -> Result<ParamRule, ContractError> {
+    let (param, at) = document::resolve(doc, param, at)?;
+    let name = param
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ContractError::new(&at, "a parameter needs a `name`"))?
+        .to_owned();
+    let location = match param.get("in").and_then(Value::as_str) {
+        Some("path") => ParamLocation::Path,
+        Some("query") => ParamLocation::Query,
+        Some("header") => ParamLocation::Header,
+        Some("cookie") => ParamLocation::Cookie,
+        other => {
+            return Err(ContractError::new(
+                &format!("{at}/in"),
+                format!("must be path, query, header or cookie, not {other:?}"),
+            ))
+        }
+    };
+    let required = param.get("required").and_then(Value::as_bool).unwrap_or(false);
+    if location == ParamLocation::Path && !required {
+        return Err(ContractError::new(&format!("{at}/required"), "a path parameter must be required: true"));
+    }
+    let style = match param.get("style").and_then(Value::as_str) {
+        None => ParamStyle::default_for(location),
+        Some(s) => ParamStyle::parse(s)
+            .ok_or_else(|| ContractError::new(&format!("{at}/style"), format!("unknown style {s:?}")))?,
+    };
+    if !style.allowed_in(location) {
+        return Err(ContractError::new(
+            &format!("{at}/style"),
+            format!("style {style:?} is not allowed in {}", location.as_str()),
+        ));
+    }
+    let explode = param.get("explode").and_then(Value::as_bool).unwrap_or(style == ParamStyle::Form);
+    let (schema_at, json_content) = if param.get("schema").is_some() {
+        (Some(format!("{at}/schema")), false)
+    } else if let Some(content) = param.get("content").and_then(Value::as_object) {
+        let (media, _) = content
+            .iter()
+            .next()
+            .ok_or_else(|| ContractError::new(&format!("{at}/content"), "must name one media type"))?;
+        (
+            Some(format!("{at}/content/{}/schema", document::escape(media))),
+            MediaRange::parse(media).kind() == BodyKind::Json,
+        )
+    } else {
+        (None, false)
+    };
+    let (shape, default, validator) = match &schema_at {
+        Some(schema_at) if doc.pointer(schema_at).is_some() => {
+            let converted = validators.request_schema(schema_at);
+            let resolve = |reference: &str| validators.request_target(reference);
+            let shape = if json_content {
+                Shape::Primitive(params::PrimitiveType::String)
+            } else {
+                Shape::from_schema(&converted, &resolve)
+            };
+            let default = converted.get("default").cloned();
+            (shape, default, Some(validators.compile(schema_at, schema::View::Request)?))
+        }
+        _ => (Shape::Primitive(params::PrimitiveType::String), None, None),
+    };
+    Ok(ParamRule {
+        spec: ParamSpec { name, location, style, explode, shape },
+        required,
+        default,
+        json_content,
+        validator,
+    })
+}
+
+fn compile_content(
+    validators: &Validators,
+    content: Option<&Value>,
+    at: &str,
+    view: schema::View,
+) -> Result<Vec<MediaRule>, ContractError> {
+    let Some(content) = content else { return Ok(Vec::new()) };
+    let content = content.as_object().ok_or_else(|| ContractError::new(at, "must be an object"))?;
+    let mut rules = Vec::with_capacity(content.len());
+    for (media, object) in content {
+        let media_at = format!("{at}/{}", document::escape(media));
+        let range = MediaRange::parse(media);
+        if range.is_invalid() {
+            return Err(ContractError::new(&media_at, format!("{media:?} is not a media type")));
+        }
+        let validator = match object.get("schema") {
+            Some(_) => Some(validators.compile(&format!("{media_at}/schema"), view)?),
+            None => None,
+        };
+        rules.push(MediaRule { range, validator });
+    }
+    // Most specific first, so `application/json` wins over `application/*` and `*/*`.
+    rules.sort_by_key(|rule| rule.range.specificity_rank());
+    Ok(rules)
+}

@@ -1,0 +1,101 @@
+//! Path routing over the contract's templates (matchit), with method dispatch on top:
+//! matchit matches paths only, so 404 versus 405 is decided here.
+
+use http::Method;
+
+/// Maps paths to the operations of each method.
+#[derive(Default)]
+pub struct Router {
+    paths: matchit::Router<usize>,
+    /// Per path: (method, operation index), in `Allow` order.
+    methods: Vec<Vec<(Method, usize)>>,
+}
+
+/// The outcome of routing one request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch<'r, 'p> {
+    /// An operation; path parameters still percent-encoded, as in the request.
+    Found {
+        /// Index of the operation in the contract.
+        operation: usize,
+        /// Captured path parameters.
+        params: Vec<(&'r str, &'p str)>,
+    },
+    /// The path exists with other methods; the `Allow` header value.
+    MethodNotAllowed(String),
+    /// No template matches.
+    NotFound,
+}
+
+impl Router {
+    /// Adds a path template with its operations.
+    pub(crate) fn insert(&mut self, template: &str, methods: Vec<(Method, usize)>) -> Result<(), String> {
+        self.paths
+            .insert(template, self.methods.len())
+            .map_err(|e| format!("path template {template:?} cannot be routed: {e}"))?;
+        self.methods.push(methods);
+        Ok(())
+    }
+
+    /// Routes a method and a raw path.
+    pub fn route<'r, 'p>(&'r self, method: &Method, path: &'p str) -> RouteMatch<'r, 'p> {
+        let Ok(found) = self.paths.at(path) else { return RouteMatch::NotFound };
+        let methods = &self.methods[*found.value];
+        match methods.iter().find(|(m, _)| m == method) {
+            Some((_, operation)) => RouteMatch::Found { operation: *operation, params: found.params.iter().collect() },
+            None if methods.is_empty() => RouteMatch::NotFound,
+            None => {
+                RouteMatch::MethodNotAllowed(methods.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+}
+
+/// The `{name}` parameters of a path template, in order.
+pub(crate) fn template_params(template: &str) -> impl Iterator<Item = &str> {
+    template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router {
+        let mut router = Router::default();
+        router.insert("/users/{id}", vec![(Method::GET, 0), (Method::DELETE, 1)]).unwrap();
+        router.insert("/users/me", vec![(Method::GET, 2)]).unwrap();
+        router
+    }
+
+    #[test]
+    fn static_segments_win_over_parameters() {
+        assert_eq!(router().route(&Method::GET, "/users/me"), RouteMatch::Found { operation: 2, params: vec![] });
+        assert_eq!(
+            router().route(&Method::GET, "/users/7"),
+            RouteMatch::Found { operation: 0, params: vec![("id", "7")] }
+        );
+    }
+
+    #[test]
+    fn other_method_lists_allowed_ones() {
+        assert_eq!(router().route(&Method::POST, "/users/7"), RouteMatch::MethodNotAllowed("GET, DELETE".into()));
+    }
+
+    #[test]
+    fn unknown_and_trailing_slash_are_not_found() {
+        assert_eq!(router().route(&Method::GET, "/nope"), RouteMatch::NotFound);
+        assert_eq!(router().route(&Method::GET, "/users/7/"), RouteMatch::NotFound);
+    }
+
+    #[test]
+    fn conflicting_templates_are_refused() {
+        let mut router = router();
+        assert!(router.insert("/users/{name}", vec![]).is_err());
+    }
+
+    #[test]
+    fn template_parameters() {
+        assert_eq!(template_params("/a/{x}/b/{y}").collect::<Vec<_>>(), vec!["x", "y"]);
+        assert_eq!(template_params("/a").count(), 0);
+    }
+}

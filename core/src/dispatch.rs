@@ -1,0 +1,454 @@
+//! The interface between the pipeline and handlers written in any language.
+//!
+//! A request that passed every stage is handed over with a one-shot [`Responder`]: the handler
+//! answers later, from any thread. Hosts with their own event loop do not take callbacks on core
+//! threads; they pull from a [`RequestQueue`], which wakes them once per batch (when it goes from
+//! empty to non-empty) so one wake-up carries every request that arrived meanwhile.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::trace_context::TraceContext;
+
+/// Typed parameters of a request, decoded and coerced per the contract's schemas.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params {
+    /// Path parameters by name.
+    pub path: Map<String, Value>,
+    /// Query parameters by name (absent optional ones are missing, or their schema default).
+    pub query: Map<String, Value>,
+    /// Header parameters by the name the contract gives.
+    pub header: Map<String, Value>,
+    /// Cookie parameters by name.
+    pub cookie: Map<String, Value>,
+}
+
+/// Who is calling. Filled by the identity stage; anonymous until that stage runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Identity {
+    /// How the caller proved who it is.
+    pub kind: IdentityKind,
+    /// The subject (`sub` claim, API key name, SPIFFE id); None when anonymous.
+    pub subject: Option<String>,
+    /// Verified claims as JSON (`null` when none).
+    pub claims: Value,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+}
+
+/// How a caller was identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdentityKind {
+    /// No credential.
+    #[default]
+    Anonymous,
+    /// A verified JWT bearer token.
+    Jwt,
+    /// An API key.
+    ApiKey,
+    /// A client certificate forwarded by a trusted proxy.
+    Mtls,
+}
+
+/// What a handler sees of a request that passed the pipeline.
+#[derive(Debug)]
+pub struct HandlerRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The raw request path (percent-encoded, without query).
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    /// The operation's `operationId`.
+    pub operation_id: Arc<str>,
+    /// Typed parameters.
+    pub params: Params,
+    /// All request headers.
+    pub headers: HeaderMap,
+    /// The request body (already checked against the contract).
+    pub body: Bytes,
+    /// The request id echoed in `x-request-id`.
+    pub request_id: String,
+    /// The trace and the server span of this request.
+    pub trace: TraceContext,
+    /// The caller.
+    pub identity: Identity,
+}
+
+/// What a handler answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandlerResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// Response headers (the pipeline adds `x-request-id` and `traceparent`).
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl HandlerResponse {
+    /// A response with a body of the given media type.
+    pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
+        let mut headers = HeaderMap::with_capacity(2);
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        Self { status, headers, body: body.into() }
+    }
+
+    /// A JSON body.
+    pub fn json(status: StatusCode, value: &Value) -> Self {
+        // A serde_json::Value always serializes.
+        Self::new(status, "application/json", serde_json::to_vec(value).unwrap_or_default())
+    }
+
+    /// A `text/plain; charset=utf-8` body.
+    pub fn text(status: StatusCode, text: impl Into<Bytes>) -> Self {
+        Self::new(status, "text/plain; charset=utf-8", text)
+    }
+
+    /// No body.
+    pub fn empty(status: StatusCode) -> Self {
+        Self { status, headers: HeaderMap::new(), body: Bytes::new() }
+    }
+}
+
+/// A handler's failure; the pipeline turns it into a problem response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The handler raised, threw or panicked; the message is shown only in debug mode.
+    #[error("handler failed: {0}")]
+    Failed(String),
+    /// The host cannot take more work now (503).
+    #[error("host overloaded")]
+    Overloaded,
+}
+
+/// What the pipeline receives from a handler.
+pub type HandlerOutcome = Result<HandlerResponse, HandlerError>;
+
+/// Why an answer could not be delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RespondError {
+    /// The request is no longer waiting: it timed out or the client went away.
+    #[error("the request is no longer waiting for an answer")]
+    Gone,
+}
+
+/// The one-shot answer channel of a request. Answering consumes it, so a second answer is
+/// impossible; dropping it unanswered makes the pipeline answer 500.
+#[derive(Debug)]
+pub struct Responder {
+    sender: oneshot::Sender<HandlerOutcome>,
+}
+
+impl Responder {
+    /// A responder and the receiver the pipeline awaits.
+    pub fn channel() -> (Responder, oneshot::Receiver<HandlerOutcome>) {
+        let (sender, receiver) = oneshot::channel();
+        (Responder { sender }, receiver)
+    }
+
+    /// Answers with a response or a failure. May be called from any thread.
+    pub fn finish(self, outcome: HandlerOutcome) -> Result<(), RespondError> {
+        self.sender.send(outcome).map_err(|_| RespondError::Gone)
+    }
+
+    /// Answers with a response.
+    pub fn respond(self, response: HandlerResponse) -> Result<(), RespondError> {
+        self.finish(Ok(response))
+    }
+
+    /// Answers with a failure.
+    pub fn fail(self, message: impl Into<String>) -> Result<(), RespondError> {
+        self.finish(Err(HandlerError::Failed(message.into())))
+    }
+
+    /// Whether the request still waits for the answer.
+    pub fn is_waiting(&self) -> bool {
+        !self.sender.is_closed()
+    }
+}
+
+/// A boxed handler future.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerOutcome> + Send>>;
+
+/// A handler bound to an operation.
+#[derive(Clone)]
+pub enum Handler {
+    /// Called on a core thread with a responder; answers whenever and wherever it likes.
+    /// Must not block: hand the work over and return.
+    Callback(Arc<dyn Fn(HandlerRequest, Responder) + Send + Sync>),
+    /// A Rust future, polled on the core's runtime (no hand-off, the cheapest path).
+    Async(Arc<dyn Fn(HandlerRequest) -> HandlerFuture + Send + Sync>),
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Callback(_) => "Handler::Callback",
+            Self::Async(_) => "Handler::Async",
+        })
+    }
+}
+
+impl Handler {
+    /// A callback handler.
+    pub fn callback(f: impl Fn(HandlerRequest, Responder) + Send + Sync + 'static) -> Self {
+        Self::Callback(Arc::new(f))
+    }
+
+    /// An async Rust handler.
+    pub fn from_async<F, Fut>(f: F) -> Self
+    where
+        F: Fn(HandlerRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerOutcome> + Send + 'static,
+    {
+        Self::Async(Arc::new(move |request| Box::pin(f(request))))
+    }
+
+    /// A handler that hands every request to a queue that a host pulls from.
+    pub fn queue(queue: &RequestQueue) -> Self {
+        let queue = queue.clone();
+        Self::callback(move |request, responder| queue.push(PendingRequest { request, responder }))
+    }
+}
+
+/// A request waiting in a [`RequestQueue`] for its host.
+#[derive(Debug)]
+pub struct PendingRequest {
+    /// The request.
+    pub request: HandlerRequest,
+    /// Where its answer goes.
+    pub responder: Responder,
+}
+
+/// A bounded queue of requests for a host that pulls them, several per wake-up.
+#[derive(Clone)]
+pub struct RequestQueue {
+    inner: Arc<QueueInner>,
+}
+
+type Waker = Box<dyn Fn() + Send + Sync>;
+
+struct QueueInner {
+    items: Mutex<VecDeque<PendingRequest>>,
+    available: Condvar,
+    capacity: usize,
+    closed: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl std::fmt::Debug for RequestQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestQueue").field("len", &self.len()).field("capacity", &self.inner.capacity).finish()
+    }
+}
+
+impl RequestQueue {
+    /// A queue holding at most `capacity` waiting requests; past it, requests are answered 503.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(QueueInner {
+                items: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+                available: Condvar::new(),
+                capacity: capacity.max(1),
+                closed: AtomicBool::new(false),
+                waker: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Sets a function called when the queue goes from empty to non-empty (write an eventfd,
+    /// signal a uv_async handle...). Called on a core thread; must not block.
+    pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
+        *lock(&self.inner.waker) = Some(Box::new(waker));
+    }
+
+    fn push(&self, pending: PendingRequest) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            let _ = pending.responder.finish(Err(HandlerError::Overloaded));
+            return;
+        }
+        let was_empty = {
+            let mut items = lock(&self.inner.items);
+            if items.len() >= self.inner.capacity {
+                drop(items);
+                let _ = pending.responder.finish(Err(HandlerError::Overloaded));
+                return;
+            }
+            items.push_back(pending);
+            items.len() == 1
+        };
+        if was_empty {
+            self.inner.available.notify_all();
+            if let Some(waker) = lock(&self.inner.waker).as_ref() {
+                waker();
+            }
+        }
+    }
+
+    /// Takes up to `max` waiting requests without blocking.
+    pub fn try_take(&self, max: usize) -> Vec<PendingRequest> {
+        let mut items = lock(&self.inner.items);
+        let count = items.len().min(max);
+        items.drain(..count).collect()
+    }
+
+    /// Takes up to `max` requests, blocking until at least one waits, the timeout passes
+    /// (None: no limit) or the queue closes. Returns an empty batch on timeout or close.
+    pub fn take(&self, max: usize, timeout: Option<Duration>) -> Vec<PendingRequest> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut items = lock(&self.inner.items);
+        while items.is_empty() && !self.inner.closed.load(Ordering::Acquire) {
+            items = match deadline {
+                None => self.inner.available.wait(items).unwrap_or_else(|e| e.into_inner()),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    self.inner.available.wait_timeout(items, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
+        let count = items.len().min(max);
+        items.drain(..count).collect()
+    }
+
+    /// Number of waiting requests.
+    pub fn len(&self) -> usize {
+        lock(&self.inner.items).len()
+    }
+
+    /// Whether no request waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Refuses new requests (503) and wakes every blocked taker. Waiting requests stay takeable.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.available.notify_all();
+        if let Some(waker) = lock(&self.inner.waker).as_ref() {
+            waker();
+        }
+    }
+
+    /// Whether [`RequestQueue::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A poisoned lock only means another thread panicked while pushing or taking; the queue's
+/// data is still consistent (each operation is a single VecDeque call), so keep serving.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    fn request(n: usize) -> HandlerRequest {
+        HandlerRequest {
+            method: Method::GET,
+            path: format!("/r/{n}"),
+            query: None,
+            operation_id: Arc::from("op"),
+            params: Params::default(),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            request_id: n.to_string(),
+            trace: TraceContext::new_root(),
+            identity: Identity::default(),
+        }
+    }
+
+    fn push(queue: &RequestQueue, n: usize) -> oneshot::Receiver<HandlerOutcome> {
+        let (responder, receiver) = Responder::channel();
+        queue.push(PendingRequest { request: request(n), responder });
+        receiver
+    }
+
+    #[test]
+    fn one_wake_up_per_batch() {
+        let queue = RequestQueue::new(16);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let counter = wakes.clone();
+        queue.set_waker(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let _receivers: Vec<_> = (0..5).map(|n| push(&queue, n)).collect();
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        let batch = queue.take(10, Some(Duration::from_millis(10)));
+        assert_eq!(batch.iter().map(|p| p.request.request_id.as_str()).collect::<Vec<_>>(), ["0", "1", "2", "3", "4"]);
+        let _again = push(&queue, 5);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn take_respects_max_and_timeout() {
+        let queue = RequestQueue::new(16);
+        assert!(queue.take(4, Some(Duration::from_millis(5))).is_empty());
+        let _receivers: Vec<_> = (0..3).map(|n| push(&queue, n)).collect();
+        assert_eq!(queue.try_take(2).len(), 2);
+        assert_eq!(queue.len(), 1);
+    }
+
+    #[test]
+    fn full_queue_answers_overloaded() {
+        let queue = RequestQueue::new(1);
+        let _first = push(&queue, 0);
+        let mut second = push(&queue, 1);
+        assert_eq!(second.try_recv().unwrap(), Err(HandlerError::Overloaded));
+    }
+
+    #[test]
+    fn closed_queue_answers_overloaded_and_wakes_takers() {
+        let queue = RequestQueue::new(4);
+        let taker = {
+            let queue = queue.clone();
+            std::thread::spawn(move || queue.take(1, None).len())
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        queue.close();
+        assert_eq!(taker.join().unwrap(), 0);
+        let mut late = push(&queue, 0);
+        assert_eq!(late.try_recv().unwrap(), Err(HandlerError::Overloaded));
+    }
+
+    #[test]
+    fn answer_from_another_thread() {
+        let queue = RequestQueue::new(4);
+        let receiver = push(&queue, 7);
+        let worker = {
+            let queue = queue.clone();
+            std::thread::spawn(move || {
+                for pending in queue.take(8, None) {
+                    pending.responder.respond(HandlerResponse::text(StatusCode::OK, "hi")).unwrap();
+                }
+            })
+        };
+        worker.join().unwrap();
+        let answer = receiver.blocking_recv().unwrap().unwrap();
+        assert_eq!(answer.body, Bytes::from_static(b"hi"));
+    }
+
+    #[test]
+    fn responder_reports_gone_request() {
+        let (responder, receiver) = Responder::channel();
+        drop(receiver);
+        assert!(!responder.is_waiting());
+        assert_eq!(responder.respond(HandlerResponse::empty(StatusCode::OK)), Err(RespondError::Gone));
+    }
+}

@@ -1,0 +1,144 @@
+//! Request validation: parameters decoded and typed per their schemas, then the body checked by
+//! content type. Every violation is collected so a client fixes its request in one round trip.
+
+use bytes::Bytes;
+use http::request::Parts;
+use serde_json::Value;
+
+use crate::contract::params::{self, ParamLocation, RawParams};
+use crate::contract::{BodyKind, BodyRule, MediaRange, Operation};
+use crate::dispatch::Params;
+use crate::problem::{Location, Problem, ProblemKind, Violation};
+
+/// A request that passed validation, with its typed parameters.
+#[derive(Debug)]
+pub(crate) struct CheckedRequest {
+    pub params: Params,
+}
+
+/// Decodes and checks parameters and body; `validate` off still decodes parameters.
+pub(crate) fn check_request(
+    operation: &Operation,
+    path_params: &[(&str, &str)],
+    parts: &Parts,
+    body: &Bytes,
+    validate: bool,
+) -> Result<CheckedRequest, Problem> {
+    let header =
+        |name: &str| -> Vec<&str> { parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect() };
+    let cookies: Vec<&str> = header("cookie");
+    let raw = RawParams { path: path_params, query: parts.uri.query(), header: &header, cookies: &cookies };
+
+    let mut typed = Params::default();
+    let mut violations = Vec::new();
+    for rule in &operation.params {
+        let location = location_of(rule.spec.location);
+        let pointer = format!("/{}", rule.spec.name);
+        let value = match params::decode(&rule.spec, &raw) {
+            Err(message) => {
+                violations.push(Violation::new(location, pointer, message));
+                continue;
+            }
+            Ok(None) => {
+                if rule.required && validate {
+                    violations.push(Violation::new(location, pointer, "is required"));
+                }
+                match &rule.default {
+                    Some(default) => default.clone(),
+                    None => continue,
+                }
+            }
+            Ok(Some(value)) if rule.json_content => match value.as_str().map(serde_json::from_str::<Value>) {
+                Some(Ok(parsed)) => parsed,
+                _ => {
+                    violations.push(Violation::new(location, pointer, "is not valid JSON"));
+                    continue;
+                }
+            },
+            Ok(Some(value)) => {
+                if validate {
+                    if let Some(validator) = &rule.validator {
+                        validator.check(&value, location, &pointer, &mut violations);
+                    }
+                }
+                value
+            }
+        };
+        let target = match rule.spec.location {
+            ParamLocation::Path => &mut typed.path,
+            ParamLocation::Query => &mut typed.query,
+            ParamLocation::Header => &mut typed.header,
+            ParamLocation::Cookie => &mut typed.cookie,
+        };
+        target.insert(rule.spec.name.clone(), value);
+    }
+
+    if let (Some(rule), true) = (&operation.body, validate) {
+        check_body(rule, parts, body, &mut violations)?;
+    }
+
+    if violations.is_empty() {
+        Ok(CheckedRequest { params: typed })
+    } else {
+        let detail = match violations.len() {
+            1 => "The request has 1 violation of the contract.".to_owned(),
+            n => format!("The request has {n} violations of the contract."),
+        };
+        Err(Problem::new(ProblemKind::RequestValidation, detail).with_errors(violations))
+    }
+}
+
+fn check_body(rule: &BodyRule, parts: &Parts, body: &Bytes, violations: &mut Vec<Violation>) -> Result<(), Problem> {
+    if body.is_empty() {
+        if rule.required {
+            violations.push(Violation::new(Location::Body, "", "a request body is required"));
+        }
+        return Ok(());
+    }
+    let accepted = || rule.media.iter().map(|m| m.range.essence()).collect::<Vec<_>>().join(", ");
+    let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return Err(Problem::new(
+            ProblemKind::UnsupportedMediaType,
+            format!("The request has a body but no Content-Type; accepted: {}.", accepted()),
+        ));
+    };
+    let concrete = MediaRange::parse(content_type);
+    let Some(media) = rule.media.iter().find(|m| m.range.covers(&concrete)) else {
+        return Err(Problem::new(
+            ProblemKind::UnsupportedMediaType,
+            format!("Content-Type {:?} is not accepted; accepted: {}.", concrete.essence(), accepted()),
+        ));
+    };
+    let instance = match concrete.kind() {
+        BodyKind::Json => match serde_json::from_slice::<Value>(body) {
+            Ok(value) => value,
+            Err(e) => {
+                let message = format!("invalid JSON: {e}");
+                return Err(Problem::new(ProblemKind::MalformedBody, "The request body is not valid JSON.")
+                    .with_errors(vec![Violation::new(Location::Body, "", message)]));
+            }
+        },
+        BodyKind::Text => match std::str::from_utf8(body) {
+            Ok(text) => Value::String(text.to_owned()),
+            Err(_) => {
+                return Err(Problem::new(ProblemKind::MalformedBody, "The request body is not valid UTF-8 text.")
+                    .with_errors(vec![Violation::new(Location::Body, "", "invalid UTF-8")]));
+            }
+        },
+        // Binary, form and multipart bodies are passed through unchecked (documented in docs/validation.md).
+        BodyKind::Other => return Ok(()),
+    };
+    if let Some(validator) = &media.validator {
+        validator.check(&instance, Location::Body, "", violations);
+    }
+    Ok(())
+}
+
+fn location_of(location: ParamLocation) -> Location {
+    match location {
+        ParamLocation::Path => Location::Path,
+        ParamLocation::Query => Location::Query,
+        ParamLocation::Header => Location::Header,
+        ParamLocation::Cookie => Location::Cookie,
+    }
+}
