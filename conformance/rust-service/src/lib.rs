@@ -17,7 +17,7 @@ pub fn conformance_dir() -> PathBuf {
 pub fn build_app(config: Config) -> Result<App, AppError> {
     let contract = Contract::from_path(conformance_dir().join("contract.yaml"))?;
     let ok_json = |value: Value| Ok(HandlerResponse::json(StatusCode::OK, &value));
-    Ok(App::builder(config)
+    App::builder(config)
         .contract(contract)
         .handler("plaintext", sync(|_| Ok(HandlerResponse::new(StatusCode::OK, "text/plain", "Hello, World!"))))
         .handler("json", sync(move |_| ok_json(json!({"message": "Hello, World!"}))))
@@ -88,7 +88,7 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         )
         .handler("droppedResponder", Handler::callback(|_request, responder| drop(responder)))
         .handler("deleteUser", sync(|_| Ok(HandlerResponse::empty(StatusCode::NO_CONTENT))))
-        .build()?)
+        .build()
 }
 
 fn user(id: Value) -> Value {

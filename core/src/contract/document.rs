@@ -74,41 +74,70 @@ pub(crate) fn reference_pointer(reference: &str) -> Option<String> {
 
 /// Checks that every `$ref` in the document is local and resolves, naming the first that is not.
 pub(crate) fn check_references(doc: &Value) -> Result<(), ContractError> {
-    let mut stack: Vec<(&Value, String)> = vec![(doc, String::new())];
-    while let Some((value, at)) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                for (key, child) in map {
-                    if key == "$ref" {
-                        if let Value::String(reference) = child {
-                            let target = reference_pointer(reference).ok_or_else(|| {
-                                ContractError::new(
-                                    &at,
-                                    format!("$ref {reference:?}: only local references (\"#/...\") are supported"),
-                                )
-                            })?;
-                            if doc.pointer(&target).is_none() {
-                                return Err(ContractError::new(&at, format!("$ref {reference:?} does not resolve")));
-                            }
-                            continue;
-                        }
-                    }
-                    // Examples are free-form data: a "$ref" key inside one is not a reference.
-                    if key == "example" || key == "examples" || key == "const" || key == "default" || key == "enum" {
-                        continue;
-                    }
-                    stack.push((child, format!("{at}/{}", escape(key))));
-                }
-            }
-            Value::Array(items) => {
-                for (index, child) in items.iter().enumerate() {
-                    stack.push((child, format!("{at}/{index}")));
-                }
-            }
-            _ => {}
+    // The walk keeps borrowed path segments and builds a pointer only for the error: formatting
+    // one per node costs more than the whole walk on large contracts.
+    let mut path = Vec::new();
+    match find_bad_reference(doc, doc, &mut path) {
+        None => Ok(()),
+        Some(message) => {
+            let at: String = path.iter().map(|segment| format!("/{}", segment)).collect();
+            Err(ContractError::new(&at, message))
         }
     }
-    Ok(())
+}
+
+/// One step of a JSON pointer, borrowed from the document.
+enum Segment<'d> {
+    Key(&'d str),
+    Index(usize),
+}
+
+impl std::fmt::Display for Segment<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(key) => f.write_str(&escape(key)),
+            Self::Index(index) => write!(f, "{index}"),
+        }
+    }
+}
+
+/// Depth-first search for a bad `$ref`; on return with Some, `path` holds its place.
+fn find_bad_reference<'d>(doc: &Value, value: &'d Value, path: &mut Vec<Segment<'d>>) -> Option<String> {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                let Some(target) = reference_pointer(reference) else {
+                    return Some(format!("$ref {reference:?}: only local references (\"#/...\") are supported"));
+                };
+                if doc.pointer(&target).is_none() {
+                    return Some(format!("$ref {reference:?} does not resolve"));
+                }
+            }
+            for (key, child) in map {
+                // Examples and literal values are free-form data: a "$ref" inside one is not a reference.
+                if matches!(key.as_str(), "$ref" | "example" | "examples" | "const" | "default" | "enum") {
+                    continue;
+                }
+                path.push(Segment::Key(key));
+                if let Some(found) = find_bad_reference(doc, child, path) {
+                    return Some(found);
+                }
+                path.pop();
+            }
+            None
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                path.push(Segment::Index(index));
+                if let Some(found) = find_bad_reference(doc, child, path) {
+                    return Some(found);
+                }
+                path.pop();
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]

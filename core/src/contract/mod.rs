@@ -20,6 +20,8 @@ pub use router::{RouteMatch, Router};
 pub use schema::OpenApiVersion;
 
 use params::{ParamLocation, ParamSpec, ParamStyle, Shape};
+use std::sync::{Arc, OnceLock};
+
 use validators::{SchemaValidator, Validators};
 
 /// A contract that cannot be served; the message names the place in the document.
@@ -53,7 +55,9 @@ pub(crate) const METHODS: [(&str, Method); 8] = [
 /// A loaded, compiled contract.
 pub struct Contract {
     version: OpenApiVersion,
-    json: Bytes,
+    document: Value,
+    /// The document as JSON, made on first request of the `openapi` endpoint, not at start.
+    json: OnceLock<Bytes>,
     operations: Vec<Operation>,
     by_id: HashMap<String, usize>,
     router: Router,
@@ -93,7 +97,7 @@ pub(crate) struct ParamRule {
     pub default: Option<Value>,
     /// Parameters declared with `content: {application/json: ...}` carry JSON text.
     pub json_content: bool,
-    pub validator: Option<SchemaValidator>,
+    pub validator: Option<Arc<SchemaValidator>>,
 }
 
 /// What request bodies an operation accepts.
@@ -107,7 +111,7 @@ pub(crate) struct BodyRule {
 #[derive(Debug)]
 pub(crate) struct MediaRule {
     pub range: MediaRange,
-    pub validator: Option<SchemaValidator>,
+    pub validator: Option<Arc<SchemaValidator>>,
 }
 
 /// The documented responses of an operation.
@@ -149,8 +153,10 @@ impl Contract {
         let version = document::version(&doc)?;
         document::check_references(&doc)?;
         let validators = Validators::new(&doc, version)?;
-        let mut operations = Vec::new();
-        let mut router = Router::default();
+        // Gather every operation first, compile them on all cores (validator compilation dominates
+        // start-up on large contracts), then route them in document order.
+        let mut jobs = Vec::new();
+        let mut path_list = Vec::new();
         if let Some(paths) = doc.get("paths") {
             let paths = paths.as_object().ok_or_else(|| ContractError::new("/paths", "must be an object"))?;
             for (template, item) in paths {
@@ -159,26 +165,27 @@ impl Contract {
                     return Err(ContractError::new(&at, "a path must start with '/'"));
                 }
                 let (item, item_at) = document::resolve(&doc, item, &at)?;
-                let shared_params = item.get("parameters");
-                let mut methods = Vec::new();
+                let first_job = jobs.len();
                 for (key, method) in &METHODS {
-                    let Some(op) = item.get(*key) else { continue };
-                    let op_at = format!("{item_at}/{key}");
-                    let operation = compile_operation(
-                        &doc,
-                        &validators,
-                        template,
-                        method.clone(),
-                        op,
-                        &op_at,
-                        shared_params,
-                        &item_at,
-                    )?;
-                    methods.push((method.clone(), operations.len()));
-                    operations.push(operation);
+                    if let Some(op) = item.get(*key) {
+                        jobs.push(OperationJob {
+                            template,
+                            method: method.clone(),
+                            op,
+                            op_at: format!("{item_at}/{key}"),
+                            item,
+                            item_at: item_at.clone(),
+                        });
+                    }
                 }
-                router.insert(template, methods).map_err(|message| ContractError::new(&at, message))?;
+                path_list.push((template, at, first_job..jobs.len()));
             }
+        }
+        let operations = compile_in_parallel(&doc, &validators, &jobs)?;
+        let mut router = Router::default();
+        for (template, at, range) in path_list {
+            let methods = range.map(|index| (operations[index].method.clone(), index)).collect();
+            router.insert(template, methods).map_err(|message| ContractError::new(&at, message))?;
         }
         let mut by_id = HashMap::new();
         for (index, operation) in operations.iter().enumerate() {
@@ -193,8 +200,7 @@ impl Contract {
                 ));
             }
         }
-        let json = serde_json::to_vec(&doc).map_err(|e| ContractError::new("", format!("cannot serialize: {e}")))?;
-        Ok(Self { version, json: Bytes::from(json), operations, by_id, router })
+        Ok(Self { version, document: doc, json: OnceLock::new(), operations, by_id, router })
     }
 
     /// The OpenAPI version the document declares.
@@ -204,7 +210,13 @@ impl Contract {
 
     /// The contract as JSON, as served on the `openapi` endpoint.
     pub fn json(&self) -> &Bytes {
-        &self.json
+        // A serde_json::Value always serializes.
+        self.json.get_or_init(|| Bytes::from(serde_json::to_vec(&self.document).unwrap_or_default()))
+    }
+
+    /// The contract document as loaded.
+    pub fn document(&self) -> &Value {
+        &self.document
     }
 
     /// Every operation, in document order.
@@ -231,17 +243,51 @@ impl Contract {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn compile_operation(
+/// One operation to compile: where it is in the document.
+struct OperationJob<'d> {
+    template: &'d str,
+    method: Method,
+    op: &'d Value,
+    op_at: String,
+    item: &'d Value,
+    item_at: String,
+}
+
+/// Compiles every job, spread over the available cores; results keep the jobs' order.
+fn compile_in_parallel(
     doc: &Value,
     validators: &Validators,
-    template: &str,
-    method: Method,
-    op: &Value,
-    at: &str,
-    shared_params: Option<&Value>,
-    item_at: &str,
-) -> Result<Operation, ContractError> {
+    jobs: &[OperationJob<'_>],
+) -> Result<Vec<Operation>, ContractError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    // Small contracts compile faster than threads start.
+    if threads == 1 || jobs.len() < 64 {
+        return jobs.iter().map(|job| compile_operation(doc, validators, job)).collect();
+    }
+    let chunk = jobs.len().div_ceil(threads);
+    let results: Vec<Result<Vec<Operation>, ContractError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|job| compile_operation(doc, validators, job)).collect()))
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker.join().unwrap_or_else(|_| Err(ContractError::new("", "compiling the contract panicked")))
+            })
+            .collect()
+    });
+    let mut operations = Vec::with_capacity(jobs.len());
+    for part in results {
+        operations.extend(part?);
+    }
+    Ok(operations)
+}
+
+fn compile_operation(doc: &Value, validators: &Validators, job: &OperationJob<'_>) -> Result<Operation, ContractError> {
+    let OperationJob { template, method, op, op_at: at, item, item_at } = job;
+    let (template, method, op, at, item_at) = (*template, method.clone(), *op, at.as_str(), item_at.as_str());
+    let shared_params = item.get("parameters");
     if !op.is_object() {
         return Err(ContractError::new(at, "an operation must be an object"));
     }
@@ -384,19 +430,20 @@ fn compile_param(doc: &Value, validators: &Validators, param: &Value, at: &str) 
     } else {
         (None, false)
     };
-    let (shape, default, validator) = match &schema_at {
-        Some(schema_at) if doc.pointer(schema_at).is_some() => {
-            let converted = validators.request_schema(schema_at);
-            let resolve = |reference: &str| validators.request_target(reference);
+    let (shape, default, validator) = match schema_at.as_deref().and_then(|at| doc.pointer(at).map(|s| (at, s))) {
+        Some((schema_at, schema)) => {
+            // Types and defaults read the same in the original document as in the converted views.
+            let resolve =
+                |reference: &str| document::reference_pointer(reference).and_then(|p| doc.pointer(&p)).cloned();
             let shape = if json_content {
                 Shape::Primitive(params::PrimitiveType::String)
             } else {
-                Shape::from_schema(&converted, &resolve)
+                Shape::from_schema(schema, &resolve)
             };
-            let default = converted.get("default").cloned();
-            (shape, default, Some(validators.compile(schema_at, schema::View::Request)?))
+            let default = document::resolve(doc, schema, schema_at)?.0.get("default").cloned();
+            (shape, default, Some(validators.compile(schema_at, schema, schema::View::Request)?))
         }
-        _ => (Shape::Primitive(params::PrimitiveType::String), None, None),
+        None => (Shape::Primitive(params::PrimitiveType::String), None, None),
     };
     Ok(ParamRule {
         spec: ParamSpec { name, location, style, explode, shape },
@@ -423,7 +470,7 @@ fn compile_content(
             return Err(ContractError::new(&media_at, format!("{media:?} is not a media type")));
         }
         let validator = match object.get("schema") {
-            Some(_) => Some(validators.compile(&format!("{media_at}/schema"), view)?),
+            Some(schema) => Some(validators.compile(&format!("{media_at}/schema"), schema, view)?),
             None => None,
         };
         rules.push(MediaRule { range, validator });

@@ -30,7 +30,7 @@ pub enum OpenApiVersion {
 
 /// Which direction a schema is validated in: `readOnly` properties are forbidden in requests
 /// and `writeOnly` properties are forbidden in responses; each is not required in the other direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum View {
     /// What a client sends.
     Request,

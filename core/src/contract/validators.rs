@@ -4,6 +4,9 @@
 //! resources; each schema is then compiled as a `$ref` into its view, so local `$ref`s inside the
 //! contract resolve without copying the document per schema.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use jsonschema::{Draft, Registry};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
@@ -34,8 +37,10 @@ const FRAGMENT: &AsciiSet = &CONTROLS
 
 /// The converted views of a contract and the registry that resolves references into them.
 pub(crate) struct Validators {
-    request: Value,
     registry: Registry<'static>,
+    /// Compiled validators by (view, pointer of the schema compiled). Large contracts point many
+    /// operations at the same component schema; each is compiled once and shared.
+    compiled: Mutex<HashMap<(View, String), Arc<SchemaValidator>>>,
 }
 
 impl Validators {
@@ -44,15 +49,39 @@ impl Validators {
         let response = schema::convert_document(doc, version, View::Response);
         let registry = Registry::new()
             .draft(Draft::Draft202012)
-            .add(REQUEST_URI, Draft::Draft202012.create_resource(request.clone()))
+            .add(REQUEST_URI, Draft::Draft202012.create_resource(request))
             .and_then(|b| b.add(RESPONSE_URI, Draft::Draft202012.create_resource(response)))
             .and_then(|b| b.prepare())
             .map_err(|e| ContractError::new("", format!("cannot index the contract's schemas: {e}")))?;
-        Ok(Self { request, registry })
+        Ok(Self { registry, compiled: Mutex::new(HashMap::new()) })
     }
 
-    /// Compiles the schema at `pointer` (in the original document's layout) for a view.
-    pub(crate) fn compile(&self, pointer: &str, view: View) -> Result<SchemaValidator, ContractError> {
+    /// Compiles `schema`, found at `pointer` in the original document, for a view. A schema that
+    /// is only a `$ref` is compiled as its target, so every use of a component shares one validator.
+    pub(crate) fn compile(
+        &self,
+        pointer: &str,
+        schema: &Value,
+        view: View,
+    ) -> Result<Arc<SchemaValidator>, ContractError> {
+        let target = match schema.as_object() {
+            Some(object) if object.len() == 1 => {
+                object.get("$ref").and_then(Value::as_str).and_then(document::reference_pointer)
+            }
+            _ => None,
+        };
+        let key = (view, target.unwrap_or_else(|| pointer.to_owned()));
+        // A poisoned cache only lost an insert; the map itself is intact.
+        if let Some(validator) = self.compiled.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(validator.clone());
+        }
+        // Compiled outside the lock so threads compile different schemas at once; two threads
+        // racing on one schema both compile it and the first insert wins.
+        let validator = Arc::new(self.build(&key.1, pointer, view)?);
+        Ok(self.compiled.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_insert(validator).clone())
+    }
+
+    fn build(&self, pointer: &str, named_at: &str, view: View) -> Result<SchemaValidator, ContractError> {
         let base = match view {
             View::Request => REQUEST_URI,
             View::Response => RESPONSE_URI,
@@ -63,19 +92,8 @@ impl Validators {
             .should_validate_formats(true)
             .with_registry(&self.registry)
             .build(&reference)
-            .map_err(|e| ContractError::new(pointer, format!("invalid schema: {e}")))?;
+            .map_err(|e| ContractError::new(named_at, format!("invalid schema: {e}")))?;
         Ok(SchemaValidator { inner: validator, view })
-    }
-
-    /// The request view of the schema at `pointer`.
-    pub(crate) fn request_schema(&self, pointer: &str) -> Value {
-        self.request.pointer(pointer).cloned().unwrap_or(Value::Bool(true))
-    }
-
-    /// The request view of a local `$ref` target.
-    pub(crate) fn request_target(&self, reference: &str) -> Option<Value> {
-        let pointer = document::reference_pointer(reference)?;
-        self.request.pointer(&pointer).cloned()
     }
 }
 
