@@ -266,6 +266,11 @@ impl RequestQueue {
         }
     }
 
+    /// A queue sized by `server.queue_capacity`.
+    pub fn from_config(config: &crate::Config) -> Self {
+        Self::new(config.server.queue_capacity)
+    }
+
     /// Sets a function called when the queue goes from empty to non-empty (write an eventfd,
     /// signal a uv_async handle...). Called on a core thread; must not block.
     pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {

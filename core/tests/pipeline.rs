@@ -81,6 +81,18 @@ fn path_and_query_are_typed_and_defaulted() {
 }
 
 #[test]
+fn json_content_parameter_is_parsed_and_validated() {
+    // filter={"n":"x"}: valid JSON, but `n` must be an integer.
+    let response = client().get("/notes/5?filter=%7B%22n%22%3A%22x%22%7D").send().unwrap();
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert_eq!(response.json()["errors"][0]["pointer"], "/filter/n");
+    let ok = client().get("/notes/5?filter=%7B%22n%22%3A1%7D").send().unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let malformed = client().get("/notes/5?filter=%7Bnope").send().unwrap();
+    assert_eq!(malformed.json()["errors"][0]["message"], "is not valid JSON");
+}
+
+#[test]
 fn exclusive_maximum_of_3_0_is_honoured() {
     assert_eq!(client().get("/notes/999").send().unwrap().status, 200);
     let response = client().get("/notes/1000?verbose=maybe").send().unwrap();

@@ -48,14 +48,16 @@ pub(crate) fn check_request(
                     None => continue,
                 }
             }
-            Ok(Some(value)) if rule.json_content => match value.as_str().map(serde_json::from_str::<Value>) {
-                Some(Ok(parsed)) => parsed,
-                _ => {
-                    violations.push(Violation::new(location, pointer, "is not valid JSON"));
-                    continue;
-                }
-            },
             Ok(Some(value)) => {
+                // A parameter declared with `content: {application/json: ...}` carries JSON text.
+                let value = match (rule.json_content, value.as_str().map(serde_json::from_str::<Value>)) {
+                    (false, _) => value,
+                    (true, Some(Ok(parsed))) => parsed,
+                    (true, _) => {
+                        violations.push(Violation::new(location, pointer, "is not valid JSON"));
+                        continue;
+                    }
+                };
                 if validate {
                     if let Some(validator) = &rule.validator {
                         validator.check(&value, location, &pointer, &mut violations);
