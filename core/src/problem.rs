@@ -33,6 +33,14 @@ pub enum ProblemKind {
     NotImplemented,
     /// The queue towards the host is full.
     Overloaded,
+    /// A required credential is missing or invalid.
+    Unauthenticated,
+    /// The credential is valid but lacks a scope the operation requires.
+    InsufficientScope,
+    /// The authorization policy denied the request.
+    AccessDenied,
+    /// The authorization policy failed or timed out: the request is refused (fail closed).
+    PolicyError,
 }
 
 impl ProblemKind {
@@ -51,6 +59,10 @@ impl ProblemKind {
             Self::HandlerTimeout => "handler-timeout",
             Self::NotImplemented => "not-implemented",
             Self::Overloaded => "overloaded",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InsufficientScope => "insufficient-scope",
+            Self::AccessDenied => "access-denied",
+            Self::PolicyError => "policy-error",
         }
     }
 
@@ -66,6 +78,9 @@ impl ProblemKind {
             Self::HandlerTimeout => 504,
             Self::NotImplemented => 501,
             Self::Overloaded => 503,
+            Self::Unauthenticated => 401,
+            Self::InsufficientScope | Self::AccessDenied => 403,
+            Self::PolicyError => 500,
         }
     }
 
@@ -78,7 +93,9 @@ impl ProblemKind {
             Self::MalformedBody => "Malformed Request Body",
             Self::UnsupportedMediaType => "Unsupported Media Type",
             Self::PayloadTooLarge => "Payload Too Large",
-            Self::HandlerError | Self::NoResponse => "Internal Server Error",
+            Self::HandlerError | Self::NoResponse | Self::PolicyError => "Internal Server Error",
+            Self::Unauthenticated => "Unauthorized",
+            Self::InsufficientScope | Self::AccessDenied => "Forbidden",
             Self::ResponseValidation => "Response Validation Failed",
             Self::HandlerTimeout => "Gateway Timeout",
             Self::NotImplemented => "Not Implemented",
@@ -103,6 +120,20 @@ pub enum Location {
     Body,
     /// The response (status, headers or body); only shown when `errors.debug` is set.
     Response,
+}
+
+impl Location {
+    /// The name used in `errors[].location` and in metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Location::Path => "path",
+            Location::Query => "query",
+            Location::Header => "header",
+            Location::Cookie => "cookie",
+            Location::Body => "body",
+            Location::Response => "response",
+        }
+    }
 }
 
 /// One broken rule, as listed in a problem's `errors` array.
@@ -134,14 +165,34 @@ pub struct Problem {
     pub internal: Option<String>,
     /// Listed violations (validation problems).
     pub errors: Vec<Violation>,
-    /// Extra response headers (`Allow` for 405).
+    /// Extra response headers (`Allow` for 405, `WWW-Authenticate` for 401); a name may repeat.
     pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// A status other than the kind's (an authorization policy may deny with its own status).
+    pub status: Option<http::StatusCode>,
 }
 
 impl Problem {
     /// A problem with a public detail.
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), internal: None, errors: Vec::new(), headers: Vec::new() }
+        Self { kind, detail: detail.into(), internal: None, errors: Vec::new(), headers: Vec::new(), status: None }
+    }
+
+    /// Answers with this status instead of the kind's; the title follows the status.
+    pub fn with_status(mut self, status: http::StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The HTTP status answered.
+    pub fn status(&self) -> u16 {
+        self.status.map_or(self.kind.status(), |s| s.as_u16())
+    }
+
+    fn title(&self) -> &'static str {
+        match self.status {
+            Some(status) if status.as_u16() != self.kind.status() => status.canonical_reason().unwrap_or("Error"),
+            _ => self.kind.title(),
+        }
     }
 
     /// Attaches an internal explanation, shown only in debug mode.
@@ -172,8 +223,8 @@ impl Problem {
             self.errors.iter().filter(|v| context.debug || v.location != Location::Response).collect();
         let body = Body {
             r#type: format!("{}{}", context.type_base, self.kind.slug()),
-            title: self.kind.title(),
-            status: self.kind.status(),
+            title: self.title(),
+            status: self.status(),
             detail,
             instance: context.instance,
             request_id: context.request_id,

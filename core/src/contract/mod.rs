@@ -6,6 +6,7 @@ mod media;
 pub mod params;
 mod router;
 pub mod schema;
+pub mod security;
 mod validators;
 
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use serde_json::Value;
 pub use media::{BodyKind, MediaRange};
 pub use router::{RouteMatch, Router};
 pub use schema::OpenApiVersion;
+pub use security::{ApiKeyLocation, SchemeKind, Security, SecurityRequirement, SecurityScheme};
 
 use params::{ParamLocation, ParamSpec, ParamStyle, Shape};
 use std::sync::{Arc, OnceLock};
@@ -61,6 +63,7 @@ pub struct Contract {
     operations: Vec<Operation>,
     by_id: HashMap<String, usize>,
     router: Router,
+    security_schemes: Vec<SecurityScheme>,
 }
 
 impl std::fmt::Debug for Contract {
@@ -83,6 +86,8 @@ pub struct Operation {
     pub path_template: String,
     /// The operation's tags.
     pub tags: Vec<String>,
+    /// What credentials it requires (its own `security`, else the document's).
+    pub security: Security,
     pub(crate) params: Vec<ParamRule>,
     pub(crate) body: Option<BodyRule>,
     pub(crate) responses: ResponseRules,
@@ -153,6 +158,17 @@ impl Contract {
         let version = document::version(&doc)?;
         document::check_references(&doc)?;
         let validators = Validators::new(&doc, version)?;
+        let security_schemes = security::schemes(&doc)?;
+        let default_security = match doc.get("security") {
+            Some(list) => security::requirements(list, "/security", &security_schemes)?,
+            None => Security::default(),
+        };
+        let context = CompileContext {
+            doc: &doc,
+            validators: &validators,
+            security_schemes: &security_schemes,
+            default_security: &default_security,
+        };
         // Gather every operation first, compile them on all cores (validator compilation dominates
         // start-up on large contracts), then route them in document order.
         let mut jobs = Vec::new();
@@ -181,7 +197,7 @@ impl Contract {
                 path_list.push((template, at, first_job..jobs.len()));
             }
         }
-        let operations = compile_in_parallel(&doc, &validators, &jobs)?;
+        let operations = compile_in_parallel(&context, &jobs)?;
         let mut router = Router::default();
         for (template, at, range) in path_list {
             let methods = range.map(|index| (operations[index].method.clone(), index)).collect();
@@ -200,7 +216,7 @@ impl Contract {
                 ));
             }
         }
-        Ok(Self { version, document: doc, json: OnceLock::new(), operations, by_id, router })
+        Ok(Self { version, document: doc, json: OnceLock::new(), operations, by_id, router, security_schemes })
     }
 
     /// The OpenAPI version the document declares.
@@ -217,6 +233,11 @@ impl Contract {
     /// The contract document as loaded.
     pub fn document(&self) -> &Value {
         &self.document
+    }
+
+    /// `components.securitySchemes`, which [`Security`] requirements index into.
+    pub fn security_schemes(&self) -> &[SecurityScheme] {
+        &self.security_schemes
     }
 
     /// Every operation, in document order.
@@ -253,22 +274,29 @@ struct OperationJob<'d> {
     item_at: String,
 }
 
+/// What every operation is compiled against.
+struct CompileContext<'d> {
+    doc: &'d Value,
+    validators: &'d Validators,
+    security_schemes: &'d [SecurityScheme],
+    default_security: &'d Security,
+}
+
 /// Compiles every job, spread over the available cores; results keep the jobs' order.
 fn compile_in_parallel(
-    doc: &Value,
-    validators: &Validators,
+    context: &CompileContext<'_>,
     jobs: &[OperationJob<'_>],
 ) -> Result<Vec<Operation>, ContractError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     // Small contracts compile faster than threads start.
     if threads == 1 || jobs.len() < 64 {
-        return jobs.iter().map(|job| compile_operation(doc, validators, job)).collect();
+        return jobs.iter().map(|job| compile_operation(context, job)).collect();
     }
     let chunk = jobs.len().div_ceil(threads);
     let results: Vec<Result<Vec<Operation>, ContractError>> = std::thread::scope(|scope| {
         let workers: Vec<_> = jobs
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|job| compile_operation(doc, validators, job)).collect()))
+            .map(|part| scope.spawn(move || part.iter().map(|job| compile_operation(context, job)).collect()))
             .collect();
         workers
             .into_iter()
@@ -284,7 +312,8 @@ fn compile_in_parallel(
     Ok(operations)
 }
 
-fn compile_operation(doc: &Value, validators: &Validators, job: &OperationJob<'_>) -> Result<Operation, ContractError> {
+fn compile_operation(context: &CompileContext<'_>, job: &OperationJob<'_>) -> Result<Operation, ContractError> {
+    let (doc, validators) = (context.doc, context.validators);
     let OperationJob { template, method, op, op_at: at, item, item_at } = job;
     let (template, method, op, at, item_at) = (*template, method.clone(), *op, at.as_str(), item_at.as_str());
     let shared_params = item.get("parameters");
@@ -378,7 +407,11 @@ fn compile_operation(doc: &Value, validators: &Validators, job: &OperationJob<'_
             responses.exact.insert(status, media);
         }
     }
-    Ok(Operation { id, method, path_template: template.to_owned(), tags, params, body, responses })
+    let security = match op.get("security") {
+        Some(list) => security::requirements(list, &format!("{at}/security"), context.security_schemes)?,
+        None => context.default_security.clone(),
+    };
+    Ok(Operation { id, method, path_template: template.to_owned(), tags, security, params, body, responses })
 }
 
 fn compile_param(doc: &Value, validators: &Validators, param: &Value, at: &str) -> Result<ParamRule, ContractError> {

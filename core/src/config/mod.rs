@@ -4,11 +4,19 @@
 //! Every struct denies unknown fields so a typo in a key is an error that names the key,
 //! rather than a setting silently ignored in production.
 
+pub mod authorization;
+pub mod identity;
+pub mod telemetry;
+
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Json, Serialized, Toml, Yaml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+pub use authorization::AuthorizationConfig;
+pub use identity::{ApiKeyConfig, ApiKeysConfig, IdentityConfig, JwksConfig, JwtConfig, JwtKeyConfig, MtlsConfig};
+pub use telemetry::{AccessLogConfig, LogLevel, LogTarget, MetricsConfig, TelemetryConfig, TracingConfig};
 
 /// Prefix of the environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "ARMATURE_";
@@ -75,6 +83,12 @@ pub struct Config {
     pub endpoints: EndpointsConfig,
     /// Problem (RFC 9457) rendering.
     pub errors: ErrorsConfig,
+    /// How callers are identified.
+    pub identity: IdentityConfig,
+    /// Rego authorization.
+    pub authorization: AuthorizationConfig,
+    /// Metrics, access log and spans.
+    pub telemetry: TelemetryConfig,
 }
 
 /// Listening socket, threads, limits and timeouts.
@@ -164,11 +178,18 @@ pub struct EndpointsConfig {
     pub ready: String,
     /// The contract as JSON.
     pub openapi: String,
+    /// Prometheus metrics (when `telemetry.metrics.enabled`).
+    pub metrics: String,
 }
 
 impl Default for EndpointsConfig {
     fn default() -> Self {
-        Self { health: "/health".to_owned(), ready: "/ready".to_owned(), openapi: "/openapi.json".to_owned() }
+        Self {
+            health: "/health".to_owned(),
+            ready: "/ready".to_owned(),
+            openapi: "/openapi.json".to_owned(),
+            metrics: "/metrics".to_owned(),
+        }
     }
 }
 
@@ -224,6 +245,30 @@ impl Config {
         }
     }
 
+    /// Joins every relative file path of the configuration (contract, key files, JWKS file,
+    /// policies, policy data) onto `base`, so a host can run from any working directory and still
+    /// read a configuration written relative to, say, its repository root.
+    pub fn resolve_relative_paths(&mut self, base: &Path) {
+        let resolve = |path: &mut PathBuf| {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        };
+        if let Some(path) = self.contract.path.as_mut() {
+            resolve(path);
+        }
+        for key in &mut self.identity.jwt.keys {
+            if let Some(path) = key.public_key_file.as_mut() {
+                resolve(path);
+            }
+        }
+        if let Some(path) = self.identity.jwt.jwks.as_mut().and_then(|jwks| jwks.file.as_mut()) {
+            resolve(path);
+        }
+        self.authorization.policies.iter_mut().for_each(resolve);
+        self.authorization.data.iter_mut().for_each(resolve);
+    }
+
     fn base() -> Figment {
         Figment::from(Serialized::defaults(Config::default())).merge(Self::env())
     }
@@ -261,6 +306,12 @@ impl Config {
         if self.server.header_read_timeout_ms == 0 {
             return bad("server.header_read_timeout_ms", "must be at least 1");
         }
+        if !(0.0..=1.0).contains(&self.telemetry.tracing.sample_ratio) {
+            return bad("telemetry.tracing.sample_ratio", "must be between 0.0 and 1.0");
+        }
+        if self.authorization.timeout_ms == 0 {
+            return bad("authorization.timeout_ms", "must be at least 1");
+        }
         if self.server.queue_capacity == 0 {
             return bad("server.queue_capacity", "must be at least 1");
         }
@@ -268,6 +319,7 @@ impl Config {
             ("endpoints.health", &self.endpoints.health),
             ("endpoints.ready", &self.endpoints.ready),
             ("endpoints.openapi", &self.endpoints.openapi),
+            ("endpoints.metrics", &self.endpoints.metrics),
         ] {
             if !path.starts_with('/') {
                 return bad(key, "must start with '/'");
@@ -288,6 +340,21 @@ mod tests {
         let config = Config::from_str_only("{}", ConfigFormat::Yaml).unwrap();
         assert_eq!(config, Config::default());
         assert_eq!(config.server.port, 8080);
+    }
+
+    #[test]
+    fn relative_paths_are_resolved_and_absolute_ones_kept() {
+        let yaml = "contract: {path: api.yaml}\n\
+                    identity: {jwt: {keys: [{kid: a, algorithms: [RS256], public_key_file: keys/a.pem}], jwks: {file: /etc/jwks.json}}}\n\
+                    authorization: {policies: [p.rego, /abs/q.rego], data: [d.yaml]}\n";
+        let mut config = Config::from_str_only(yaml, ConfigFormat::Yaml).unwrap();
+        config.resolve_relative_paths(Path::new("/srv/app"));
+        assert_eq!(config.contract.path.as_deref(), Some(Path::new("/srv/app/api.yaml")));
+        assert_eq!(config.identity.jwt.keys[0].public_key_file.as_deref(), Some(Path::new("/srv/app/keys/a.pem")));
+        let jwks_file = config.identity.jwt.jwks.as_ref().and_then(|jwks| jwks.file.as_deref());
+        assert_eq!(jwks_file, Some(Path::new("/etc/jwks.json")));
+        assert_eq!(config.authorization.policies, [PathBuf::from("/srv/app/p.rego"), PathBuf::from("/abs/q.rego")]);
+        assert_eq!(config.authorization.data, [PathBuf::from("/srv/app/d.yaml")]);
     }
 
     #[test]
