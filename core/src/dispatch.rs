@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+pub use crate::identity::{Identity, IdentityKind};
 use crate::trace_context::TraceContext;
 
 /// Typed parameters of a request, decoded and coerced per the contract's schemas.
@@ -30,33 +31,6 @@ pub struct Params {
     pub header: Map<String, Value>,
     /// Cookie parameters by name.
     pub cookie: Map<String, Value>,
-}
-
-/// Who is calling. Filled by the identity stage; anonymous until that stage runs.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Identity {
-    /// How the caller proved who it is.
-    pub kind: IdentityKind,
-    /// The subject (`sub` claim, API key name, SPIFFE id); None when anonymous.
-    pub subject: Option<String>,
-    /// Verified claims as JSON (`null` when none).
-    pub claims: Value,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-}
-
-/// How a caller was identified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum IdentityKind {
-    /// No credential.
-    #[default]
-    Anonymous,
-    /// A verified JWT bearer token.
-    Jwt,
-    /// An API key.
-    ApiKey,
-    /// A client certificate forwarded by a trusted proxy.
-    Mtls,
 }
 
 /// What a handler sees of a request that passed the pipeline.

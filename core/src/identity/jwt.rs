@@ -1,0 +1,338 @@
+//! JWT bearer tokens, verified with `jsonwebtoken` against keys from configuration or a JWKS.
+//!
+//! Each key carries the algorithms it may be used with, and a token is only ever checked with an
+//! algorithm its key allows: an HS256 token naming an RSA key (the classic algorithm-confusion
+//! attack) is refused before any signature check, and `alg: none` never verifies.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, Validation};
+use serde_json::Value;
+
+use super::jwks::Jwks;
+use super::{CredentialError, Identity, IdentityError, IdentityKind};
+use crate::config::{JwtConfig, JwtKeyConfig};
+
+/// A key and the algorithms accepted with it.
+#[derive(Clone)]
+pub(crate) struct VerificationKey {
+    pub kid: Option<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub key: DecodingKey,
+}
+
+/// Verifies bearer tokens and turns their claims into an [`Identity`].
+pub struct JwtVerifier {
+    keys: Vec<VerificationKey>,
+    jwks: Option<Arc<Jwks>>,
+    issuer: Option<String>,
+    audience: Vec<String>,
+    leeway: u64,
+    required_claims: HashSet<String>,
+    scope_claims: Vec<String>,
+}
+
+impl JwtVerifier {
+    /// Reads the keys; None when neither keys nor a JWKS is configured.
+    pub fn new(config: &JwtConfig) -> Result<Option<Self>, IdentityError> {
+        let keys = config
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| static_key(key, &format!("identity.jwt.keys[{index}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let jwks = match &config.jwks {
+            Some(jwks) => Some(Arc::new(Jwks::new(jwks)?)),
+            None => None,
+        };
+        if keys.is_empty() && jwks.is_none() {
+            return Ok(None);
+        }
+        let mut required_claims: HashSet<String> = HashSet::new();
+        if config.require_exp {
+            required_claims.insert("exp".to_owned());
+        }
+        if config.issuer.is_some() {
+            required_claims.insert("iss".to_owned());
+        }
+        if !config.audience.is_empty() {
+            required_claims.insert("aud".to_owned());
+        }
+        Ok(Some(Self {
+            keys,
+            jwks,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway: config.leeway_seconds,
+            required_claims,
+            scope_claims: config.scope_claims.clone(),
+        }))
+    }
+
+    /// Verifies a compact JWT: signature, algorithm, `exp`, `nbf`, `iss`, `aud`.
+    pub async fn verify(&self, token: &str) -> Result<Identity, CredentialError> {
+        let invalid = |reason: &str| CredentialError::Invalid(reason.to_owned());
+        if token.split('.').count() != 3 {
+            return Err(invalid("the bearer token is not a JWT"));
+        }
+        let header = match jsonwebtoken::decode_header(token) {
+            Ok(header) => header,
+            Err(_) if declares_alg_none(token) => return Err(invalid("unsigned tokens (alg none) are refused")),
+            Err(_) => return Err(invalid("the token header is not valid")),
+        };
+        let candidates: Vec<VerificationKey> = match &header.kid {
+            Some(kid) => match self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)) {
+                Some(key) => vec![key.clone()],
+                None => match &self.jwks {
+                    Some(jwks) => jwks.key(kid).await.into_iter().collect(),
+                    None => Vec::new(),
+                },
+            },
+            // Without a kid, every configured key that accepts the algorithm is tried.
+            None => self.keys.iter().filter(|k| k.algorithms.contains(&header.alg)).cloned().collect(),
+        };
+        let Some(first) = candidates.first() else {
+            return Err(match &header.kid {
+                Some(_) => invalid("the token's key id is unknown"),
+                None => invalid("no key accepts the token's algorithm"),
+            });
+        };
+        if !first.algorithms.contains(&header.alg) {
+            return Err(invalid("the token's algorithm is not accepted for its key"));
+        }
+        let validation = self.validation(header.alg);
+        let mut last_error = invalid("the token is not valid");
+        for key in &candidates {
+            match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
+                Ok(data) => return Ok(self.identity(data.claims)),
+                Err(error) => {
+                    let signature_failed = matches!(error.kind(), ErrorKind::InvalidSignature);
+                    last_error = CredentialError::Invalid(reason(error.kind()));
+                    // A claim problem is the token's, not the key's: no other key would do better.
+                    if !signature_failed {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last_error)
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.validate_exp = true;
+        validation.required_spec_claims = self.required_claims.clone();
+        match &self.issuer {
+            Some(issuer) => validation.set_issuer(&[issuer]),
+            None => validation.iss = None,
+        }
+        if self.audience.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.audience);
+        }
+        validation
+    }
+
+    fn identity(&self, claims: Value) -> Identity {
+        let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+        let scopes = self
+            .scope_claims
+            .iter()
+            .find_map(|name| claims.get(name))
+            .map(|value| match value {
+                Value::String(text) => text.split_whitespace().map(str::to_owned).collect(),
+                Value::Array(items) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                _ => Vec::new(),
+            })
+            .unwrap_or_default();
+        Identity { kind: IdentityKind::Jwt, subject, claims, scopes }
+    }
+}
+
+/// The client-facing reason a token was refused.
+fn reason(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet".to_owned(),
+        ErrorKind::InvalidAudience => "the token is not meant for this audience".to_owned(),
+        ErrorKind::InvalidIssuer => "the token's issuer is not trusted".to_owned(),
+        ErrorKind::InvalidSignature => "the token's signature does not verify".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token has no {claim} claim"),
+        ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted for its key".to_owned(),
+        _ => "the token is not valid".to_owned(),
+    }
+}
+
+/// Whether the token's header says `"alg": "none"`, which `jsonwebtoken` cannot even parse; told
+/// apart only to give the client a clear reason.
+fn declares_alg_none(token: &str) -> bool {
+    let Some(header) = token.split('.').next() else { return false };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')) else {
+        return false;
+    };
+    let Ok(header) = serde_json::from_slice::<Value>(&bytes) else { return false };
+    header.get("alg").and_then(Value::as_str).is_some_and(|alg| alg.eq_ignore_ascii_case("none"))
+}
+
+/// Parses a configured algorithm list and checks every entry suits `family`.
+pub(crate) fn algorithms(names: &[String], family: AlgorithmFamily, at: &str) -> Result<Vec<Algorithm>, IdentityError> {
+    if names.is_empty() {
+        return Err(IdentityError::config(format!("{at}.algorithms"), "list the algorithms this key may verify"));
+    }
+    names
+        .iter()
+        .map(|name| {
+            let algorithm: Algorithm = name.parse().map_err(|_| {
+                IdentityError::config(format!("{at}.algorithms"), format!("unknown algorithm {name:?}"))
+            })?;
+            if algorithm.family() != family {
+                return Err(IdentityError::config(
+                    format!("{at}.algorithms"),
+                    format!("{name} cannot be used with a {family:?} key"),
+                ));
+            }
+            Ok(algorithm)
+        })
+        .collect()
+}
+
+fn static_key(config: &JwtKeyConfig, at: &str) -> Result<VerificationKey, IdentityError> {
+    let pem = match (&config.secret_env, &config.public_key_pem, &config.public_key_file) {
+        (Some(variable), None, None) => {
+            let secret = std::env::var(variable).map_err(|_| {
+                IdentityError::config(format!("{at}.secret_env"), format!("environment variable {variable} is not set"))
+            })?;
+            if secret.len() < 32 {
+                return Err(IdentityError::config(
+                    format!("{at}.secret_env"),
+                    "an HMAC secret must be at least 32 bytes long",
+                ));
+            }
+            let algorithms = algorithms(&config.algorithms, AlgorithmFamily::Hmac, at)?;
+            return Ok(VerificationKey {
+                kid: config.kid.clone(),
+                algorithms,
+                key: DecodingKey::from_secret(secret.as_bytes()),
+            });
+        }
+        (None, Some(pem), None) => pem.clone(),
+        (None, None, Some(path)) => std::fs::read_to_string(path).map_err(|error| {
+            IdentityError::config(format!("{at}.public_key_file"), format!("{}: {error}", path.display()))
+        })?,
+        _ => {
+            return Err(IdentityError::config(at, "give exactly one of secret_env, public_key_pem and public_key_file"))
+        }
+    };
+    let key = public_key_from_pem(pem.as_bytes())
+        .ok_or_else(|| IdentityError::config(at, "not a PEM RSA, EC (P-256/P-384) or Ed25519 public key"))?;
+    let algorithms = algorithms(&config.algorithms, key.family(), at)?;
+    Ok(VerificationKey { kid: config.kid.clone(), algorithms, key })
+}
+
+/// Tries each public key type in turn; the PEM label alone ("PUBLIC KEY") does not say which.
+fn public_key_from_pem(pem: &[u8]) -> Option<DecodingKey> {
+    DecodingKey::from_rsa_pem(pem)
+        .ok()
+        .or_else(|| DecodingKey::from_ec_pem(pem).ok())
+        .or_else(|| DecodingKey::from_ed_pem(pem).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{encode, EncodingKey, Header};
+    use serde_json::json;
+
+    const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+
+    fn verifier() -> JwtVerifier {
+        // SAFETY of the test: the variable name is unique to this test module.
+        std::env::set_var("ARMATURE_TEST_ONLY_JWT_SECRET_UNIT", SECRET);
+        let config = JwtConfig {
+            issuer: Some("https://issuer.test".into()),
+            audience: vec!["api".into()],
+            keys: vec![JwtKeyConfig {
+                kid: Some("hs".into()),
+                algorithms: vec!["HS256".into()],
+                secret_env: Some("ARMATURE_TEST_ONLY_JWT_SECRET_UNIT".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        JwtVerifier::new(&config).unwrap().unwrap()
+    }
+
+    fn token(alg: Algorithm, claims: Value) -> String {
+        let mut header = Header::new(alg);
+        header.kid = Some("hs".into());
+        encode(&header, &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    }
+
+    fn claims() -> Value {
+        json!({"sub": "alice", "iss": "https://issuer.test", "aud": "api", "exp": 4102444800u64, "scope": "a b"})
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    #[test]
+    fn valid_token_gives_subject_scopes_and_claims() {
+        let identity = block_on(verifier().verify(&token(Algorithm::HS256, claims()))).unwrap();
+        assert_eq!(identity.subject.as_deref(), Some("alice"));
+        assert_eq!(identity.scopes, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(identity.claims["iss"], "https://issuer.test");
+    }
+
+    #[test]
+    fn each_claim_rule_is_enforced() {
+        let verifier = verifier();
+        let refused = |claims: Value| match block_on(verifier.verify(&token(Algorithm::HS256, claims))) {
+            Err(CredentialError::Invalid(reason)) => reason,
+            other => panic!("accepted: {other:?}"),
+        };
+        let mut expired = claims();
+        expired["exp"] = json!(1_600_000_000u64);
+        assert_eq!(refused(expired), "the token has expired");
+        let mut audience = claims();
+        audience["aud"] = json!("other");
+        assert_eq!(refused(audience), "the token is not meant for this audience");
+        let mut issuer = claims();
+        issuer["iss"] = json!("https://evil.test");
+        assert_eq!(refused(issuer), "the token's issuer is not trusted");
+        let mut early = claims();
+        early["nbf"] = json!(4_000_000_000u64);
+        assert_eq!(refused(early), "the token is not valid yet");
+        let mut no_exp = claims();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert_eq!(refused(no_exp), "the token has no exp claim");
+    }
+
+    #[test]
+    fn algorithm_outside_the_key_list_is_refused() {
+        let reason = block_on(verifier().verify(&token(Algorithm::HS512, claims())));
+        assert_eq!(reason, Err(CredentialError::Invalid("the token's algorithm is not accepted for its key".into())));
+    }
+
+    #[test]
+    fn alg_none_is_refused_with_a_clear_reason() {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let unsigned =
+            format!("{}.{}.", engine.encode(br#"{"alg":"none","typ":"JWT"}"#), engine.encode(claims().to_string()));
+        let reason = block_on(verifier().verify(&unsigned));
+        assert_eq!(reason, Err(CredentialError::Invalid("unsigned tokens (alg none) are refused".into())));
+    }
+
+    #[test]
+    fn hmac_algorithms_cannot_be_configured_for_public_keys() {
+        assert!(algorithms(&["HS256".into()], AlgorithmFamily::Rsa, "k").is_err());
+        assert!(algorithms(&["RS256".into(), "PS256".into()], AlgorithmFamily::Rsa, "k").is_ok());
+        assert!(algorithms(&[], AlgorithmFamily::Rsa, "k").is_err());
+    }
+}

@@ -1,0 +1,339 @@
+//! The identity stage: who is calling, decided by the credentials the operation's `security`
+//! requirements name (JWT bearer tokens, API keys, forwarded client certificates).
+//!
+//! A missing or invalid credential where one is required is 401 with `WWW-Authenticate`; a valid
+//! credential lacking a required scope is 403. A credential that is presented but invalid is
+//! refused even where anonymous access is allowed, so a broken token never silently downgrades a
+//! caller to anonymous.
+
+mod api_key;
+mod challenge;
+mod jwks;
+mod jwt;
+mod mtls;
+
+use std::sync::Arc;
+
+use http::request::Parts;
+use serde_json::{json, Value};
+
+use crate::config::IdentityConfig;
+use crate::contract::{ApiKeyLocation, Contract, SchemeKind, Security};
+use crate::problem::{Problem, ProblemKind};
+
+pub use api_key::ApiKeys;
+pub use jwks::Jwks;
+pub use jwt::JwtVerifier;
+
+/// Who is calling, as handlers and policies see it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Identity {
+    /// How the caller proved who it is.
+    pub kind: IdentityKind,
+    /// The subject (`sub` claim, API key name, SPIFFE id); None when anonymous.
+    pub subject: Option<String>,
+    /// Verified claims as JSON (`null` when none).
+    pub claims: Value,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+}
+
+impl Identity {
+    /// The identity as JSON, as `input.identity` of policies and the request context of handlers:
+    /// `{"kind", "subject", "claims", "scopes"}`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "kind": self.kind.as_str(),
+            "subject": self.subject,
+            "claims": self.claims,
+            "scopes": self.scopes,
+        })
+    }
+}
+
+/// How a caller was identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdentityKind {
+    /// No credential.
+    #[default]
+    Anonymous,
+    /// A verified JWT bearer token.
+    Jwt,
+    /// An API key.
+    ApiKey,
+    /// A client certificate forwarded by a trusted proxy.
+    Mtls,
+}
+
+impl IdentityKind {
+    /// The name used in JSON: `anonymous`, `jwt`, `api_key`, `mtls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::Anonymous => "anonymous",
+            IdentityKind::Jwt => "jwt",
+            IdentityKind::ApiKey => "api_key",
+            IdentityKind::Mtls => "mtls",
+        }
+    }
+}
+
+/// Why a credential did not identify the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialError {
+    /// None was presented.
+    Missing,
+    /// One was presented and refused; the reason is safe to show the client.
+    Invalid(String),
+}
+
+/// Errors building the identity stage; each names the configuration key or contract place.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A configuration value is wrong.
+    #[error("{key}: {message}")]
+    Config {
+        /// The configuration key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The contract requires a credential this configuration cannot verify.
+    #[error("operation {operation:?} requires security scheme {scheme:?}: {message}")]
+    Unverifiable {
+        /// The operation.
+        operation: String,
+        /// The scheme.
+        scheme: String,
+        /// Why it cannot be verified.
+        message: String,
+    },
+}
+
+impl IdentityError {
+    pub(crate) fn config(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Config { key: key.into(), message: message.into() }
+    }
+}
+
+/// The identity stage, built once from configuration and contract.
+pub struct Authenticator {
+    realm: String,
+    jwt: Option<JwtVerifier>,
+    api_keys: ApiKeys,
+    api_key_header: Option<http::HeaderName>,
+    mtls_header: Option<http::HeaderName>,
+    schemes: Vec<crate::contract::SecurityScheme>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").field("realm", &self.realm).finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Builds the stage; fails when an operation requires a credential the configuration cannot verify.
+    pub fn new(config: &IdentityConfig, contract: &Contract) -> Result<Self, IdentityError> {
+        let jwt = JwtVerifier::new(&config.jwt)?;
+        let api_keys = ApiKeys::new(&config.api_keys)?;
+        let api_key_header = match &config.api_keys.header {
+            Some(name) => Some(
+                http::HeaderName::try_from(name.as_str())
+                    .map_err(|_| IdentityError::config("identity.api_keys.header", "not a valid header name"))?,
+            ),
+            None => None,
+        };
+        let mtls_header = if config.mtls.trusted_proxy {
+            Some(
+                http::HeaderName::try_from(config.mtls.header.as_str())
+                    .map_err(|_| IdentityError::config("identity.mtls.header", "not a valid header name"))?,
+            )
+        } else {
+            None
+        };
+        let authenticator = Self {
+            realm: config.realm.clone(),
+            jwt,
+            api_keys,
+            api_key_header,
+            mtls_header,
+            schemes: contract.security_schemes().to_vec(),
+        };
+        for operation in contract.operations() {
+            for requirement in &operation.security.alternatives {
+                for (scheme, _) in &requirement.schemes {
+                    if let Some(message) = authenticator.unverifiable(*scheme) {
+                        return Err(IdentityError::Unverifiable {
+                            operation: operation.id.clone(),
+                            scheme: authenticator.schemes[*scheme].name.clone(),
+                            message,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(authenticator)
+    }
+
+    fn unverifiable(&self, scheme: usize) -> Option<String> {
+        match &self.schemes[scheme].kind {
+            SchemeKind::Bearer if self.jwt.is_none() => {
+                Some("no JWT keys configured (identity.jwt.keys or identity.jwt.jwks)".to_owned())
+            }
+            SchemeKind::ApiKey { .. } if self.api_keys.is_empty() => {
+                Some("no API keys configured (identity.api_keys.keys)".to_owned())
+            }
+            SchemeKind::MutualTls if self.mtls_header.is_none() => {
+                Some("forwarded client certificates are ignored unless identity.mtls.trusted_proxy is true".to_owned())
+            }
+            SchemeKind::Unsupported(what) => Some(format!("{what} is not supported")),
+            _ => None,
+        }
+    }
+
+    /// Identifies the caller of an operation with these requirements.
+    pub async fn authenticate(&self, security: &Security, parts: &Parts) -> Result<Identity, Problem> {
+        if security.is_open() {
+            return Ok(Identity::default());
+        }
+        // Each scheme is checked at most once even when several alternatives name it.
+        let mut checked: Vec<Option<Result<Arc<Identity>, CredentialError>>> = vec![None; self.schemes.len()];
+        let mut invalid: Option<(usize, String)> = None;
+        let mut missing_scopes: Option<(usize, Vec<String>)> = None;
+        let mut anonymous_allowed = false;
+        for requirement in &security.alternatives {
+            if requirement.is_anonymous() {
+                anonymous_allowed = true;
+                continue;
+            }
+            let mut satisfied: Option<Arc<Identity>> = None;
+            let mut all = true;
+            for (scheme, scopes) in &requirement.schemes {
+                if checked[*scheme].is_none() {
+                    checked[*scheme] = Some(self.check(*scheme, parts).await.map(Arc::new));
+                }
+                match checked[*scheme].as_ref() {
+                    Some(Ok(identity)) => {
+                        let lacking: Vec<String> =
+                            scopes.iter().filter(|s| !identity.scopes.contains(s)).cloned().collect();
+                        if lacking.is_empty() {
+                            satisfied.get_or_insert_with(|| identity.clone());
+                        } else {
+                            missing_scopes.get_or_insert((*scheme, lacking));
+                            all = false;
+                        }
+                    }
+                    Some(Err(CredentialError::Invalid(reason))) => {
+                        invalid.get_or_insert((*scheme, reason.clone()));
+                        all = false;
+                    }
+                    _ => all = false,
+                }
+            }
+            if all {
+                if let Some(identity) = satisfied {
+                    return Ok(Arc::unwrap_or_clone(identity));
+                }
+            }
+        }
+        if let Some((scheme, reason)) = invalid {
+            return Err(self.unauthenticated(security, Some((scheme, &reason))));
+        }
+        if anonymous_allowed {
+            return Ok(Identity::default());
+        }
+        if let Some((scheme, scopes)) = missing_scopes {
+            let detail = format!("The credential lacks the scope(s) {}.", scopes.join(" "));
+            let mut problem = Problem::new(ProblemKind::InsufficientScope, detail);
+            if let Some(value) = challenge::insufficient_scope(&self.realm, &self.schemes[scheme].kind, &scopes) {
+                problem = problem.with_header(http::header::WWW_AUTHENTICATE, value);
+            }
+            return Err(problem);
+        }
+        Err(self.unauthenticated(security, None))
+    }
+
+    fn unauthenticated(&self, security: &Security, invalid: Option<(usize, &str)>) -> Problem {
+        let detail = match invalid {
+            Some((_, reason)) => format!("The credential was refused: {reason}."),
+            None => "This operation requires a credential.".to_owned(),
+        };
+        let mut problem = Problem::new(ProblemKind::Unauthenticated, detail);
+        let mut seen = Vec::new();
+        for requirement in &security.alternatives {
+            for (scheme, _) in &requirement.schemes {
+                if seen.contains(scheme) {
+                    continue;
+                }
+                seen.push(*scheme);
+                let reason = invalid.filter(|(s, _)| s == scheme).map(|(_, r)| r);
+                if let Some(value) = challenge::unauthenticated(&self.realm, &self.schemes[*scheme].kind, reason) {
+                    problem = problem.with_header(http::header::WWW_AUTHENTICATE, value);
+                }
+            }
+        }
+        problem
+    }
+
+    async fn check(&self, scheme: usize, parts: &Parts) -> Result<Identity, CredentialError> {
+        match &self.schemes[scheme].kind {
+            SchemeKind::Bearer => {
+                let Some(jwt) = &self.jwt else { return Err(CredentialError::Missing) };
+                let token = bearer_token(parts)?;
+                jwt.verify(token).await
+            }
+            SchemeKind::ApiKey { location, name } => {
+                let presented = match location {
+                    ApiKeyLocation::Header => {
+                        let header = match &self.api_key_header {
+                            Some(header) => parts.headers.get(header),
+                            None => parts.headers.get(name.as_str()),
+                        };
+                        header.map(|v| v.as_bytes().to_vec())
+                    }
+                    ApiKeyLocation::Query => parts.uri.query().and_then(|query| {
+                        form_urlencoded::parse(query.as_bytes())
+                            .find(|(key, _)| key == name)
+                            .map(|(_, value)| value.as_bytes().to_vec())
+                    }),
+                    ApiKeyLocation::Cookie => cookie(parts, name).map(|v| v.as_bytes().to_vec()),
+                };
+                let presented = presented.ok_or(CredentialError::Missing)?;
+                self.api_keys.identify(&presented).ok_or_else(|| CredentialError::Invalid("unknown API key".into()))
+            }
+            SchemeKind::MutualTls => {
+                let Some(header) = &self.mtls_header else { return Err(CredentialError::Missing) };
+                let values: Vec<&[u8]> = parts.headers.get_all(header).iter().map(|v| v.as_bytes()).collect();
+                mtls::identify(&values)
+            }
+            SchemeKind::Unsupported(_) => Err(CredentialError::Missing),
+        }
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`; another scheme counts as no bearer credential.
+fn bearer_token(parts: &Parts) -> Result<&str, CredentialError> {
+    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else { return Err(CredentialError::Missing) };
+    let value = value.to_str().map_err(|_| CredentialError::Invalid("the Authorization header is not ASCII".into()))?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(CredentialError::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(CredentialError::Invalid("the bearer token is empty".into()));
+    }
+    Ok(token)
+}
+
+fn cookie<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
+    parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
