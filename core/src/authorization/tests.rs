@@ -1,0 +1,655 @@
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::identity::IdentityKind;
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "armature-authz-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn config(policies: Vec<PathBuf>) -> AuthorizationConfig {
+    AuthorizationConfig { policies, ..AuthorizationConfig::default() }
+}
+
+/// An authorizer for one in-memory policy, with `tweak` adjusting the configuration.
+fn authorizer_with(rego: &str, tweak: impl FnOnce(&mut AuthorizationConfig, &TempDir)) -> Authorizer {
+    let dir = TempDir::new();
+    let mut config = config(vec![dir.file("policy.rego", rego)]);
+    tweak(&mut config, &dir);
+    Authorizer::new(&config).unwrap().unwrap()
+}
+
+fn authorizer(rego: &str) -> Authorizer {
+    authorizer_with(rego, |_, _| {})
+}
+
+/// A request and everything an `AuthorizationRequest` borrows.
+struct Fixture {
+    parts: http::request::Parts,
+    body: Option<Value>,
+    identity: Identity,
+    operation_id: String,
+    tags: Vec<String>,
+    path_template: String,
+    path_params: Map<String, Value>,
+}
+
+impl Fixture {
+    fn new(method: &str, uri: &str) -> Self {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "notes.example")
+            .header("authorization", "Bearer secret-token")
+            .header("cookie", "session=secret")
+            .header("x-tenant", "acme")
+            .body(())
+            .unwrap()
+            .into_parts();
+        Self {
+            parts,
+            body: None,
+            identity: Identity::default(),
+            operation_id: "listNotes".to_owned(),
+            tags: vec!["notes".to_owned()],
+            path_template: "/accounts/{owner}/notes".to_owned(),
+            path_params: Map::new(),
+        }
+    }
+
+    fn user(mut self, subject: &str, roles: &[&str]) -> Self {
+        self.identity = Identity {
+            kind: IdentityKind::Jwt,
+            subject: Some(subject.to_owned()),
+            claims: json!({ "sub": subject, "roles": roles }),
+            scopes: vec!["notes:read".to_owned()],
+        };
+        self
+    }
+
+    fn owner(mut self, owner: &str) -> Self {
+        self.path_params.insert("owner".to_owned(), Value::from(owner));
+        self
+    }
+
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn request(&self) -> AuthorizationRequest<'_> {
+        AuthorizationRequest {
+            parts: &self.parts,
+            body: self.body.as_ref(),
+            identity: &self.identity,
+            operation_id: &self.operation_id,
+            tags: &self.tags,
+            path_template: &self.path_template,
+            path_params: &self.path_params,
+        }
+    }
+}
+
+fn get(uri: &str) -> Fixture {
+    Fixture::new("GET", uri)
+}
+
+fn allowed(authorizer: &Authorizer, fixture: &Fixture) -> bool {
+    authorizer.authorize(&fixture.request()).unwrap().allow
+}
+
+#[test]
+fn boolean_decision_allows_and_denies() {
+    let authorizer = authorizer(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if input.attributes.request.http.method == "GET"
+        "#,
+    );
+    assert_eq!(authorizer.authorize(&get("/notes").request()).unwrap(), Decision::plain(true));
+    assert_eq!(authorizer.authorize(&Fixture::new("DELETE", "/notes").request()).unwrap(), Decision::plain(false));
+}
+
+#[test]
+fn object_decision_carries_status_reason_and_headers() {
+    let authorizer = authorizer_with(
+        r#"
+        package armature.authz
+        default decision := {"allow": false, "status": 404, "reason": "no such note", "headers": {"x-policy": "notes-v1"}}
+        decision := {"allow": true, "headers": {"x-tenant-checked": input.attributes.request.http.headers["x-tenant"]}} if {
+            input.attributes.request.http.method == "GET"
+        }
+        "#,
+        |config, _| config.decision = "data.armature.authz.decision".to_owned(),
+    );
+    let denied = authorizer.authorize(&Fixture::new("PUT", "/notes").request()).unwrap();
+    assert_eq!(
+        denied,
+        Decision {
+            allow: false,
+            status: Some(StatusCode::NOT_FOUND),
+            reason: Some("no such note".to_owned()),
+            headers: vec![(HeaderName::from_static("x-policy"), HeaderValue::from_static("notes-v1"))],
+        }
+    );
+    let allowed = authorizer.authorize(&get("/notes").request()).unwrap();
+    assert!(allowed.allow);
+    assert_eq!(allowed.status, None);
+    assert_eq!(allowed.headers, vec![(HeaderName::from_static("x-tenant-checked"), HeaderValue::from_static("acme"))]);
+}
+
+#[test]
+fn undefined_decision_denies() {
+    // No `default`: for a DELETE the rule has no value at all.
+    let authorizer = authorizer(
+        r#"
+        package armature.authz
+        allow if input.attributes.request.http.method == "GET"
+        "#,
+    );
+    assert!(allowed(&authorizer, &get("/notes")));
+    assert_eq!(authorizer.authorize(&Fixture::new("DELETE", "/notes").request()).unwrap(), Decision::plain(false));
+}
+
+#[test]
+fn malformed_decisions_are_errors() {
+    let cases = [
+        (r#"decision := "yes""#, "expected a boolean or an object, got a string"),
+        (r#"decision := {"status": 403}"#, "no \"allow\""),
+        (r#"decision := {"allow": "true"}"#, "\"allow\" must be a boolean"),
+        (r#"decision := {"allow": false, "status": 200}"#, "400 to 599"),
+        (r#"decision := {"allow": false, "status": 403.5}"#, "400 to 599"),
+        (r#"decision := {"allow": false, "reason": 7}"#, "\"reason\" must be a string"),
+        (r#"decision := {"allow": false, "headers": {"bad header": "x"}}"#, "not a valid header name"),
+        (r#"decision := {"allow": false, "headers": {"x-a": 1}}"#, "string value"),
+        (r#"decision := {"allow": false, "headers": {"x-a": "line\nbreak"}}"#, "not a valid header value"),
+        (r#"decision := {"allow": false, "headers": ["x-a"]}"#, "\"headers\" must be an object"),
+    ];
+    for (rule, expected) in cases {
+        let authorizer = authorizer_with(&format!("package armature.authz\n{rule}\n"), |config, _| {
+            config.decision = "data.armature.authz.decision".to_owned();
+        });
+        match authorizer.authorize(&get("/").request()) {
+            Err(EvaluationError::Malformed { message }) => {
+                assert!(message.contains(expected), "{rule}: {message:?} should contain {expected:?}")
+            }
+            other => panic!("{rule}: expected Malformed, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn runtime_error_is_an_error_and_the_engine_is_not_reused() {
+    // Two complete definitions disagreeing for the same input is a Rego conflict error.
+    let authorizer = authorizer(
+        r#"
+        package armature.authz
+        allow := true if input.attributes.request.http.method == "GET"
+        allow := false if input.attributes.request.http.headers["x-tenant"] == "acme"
+        "#,
+    );
+    match authorizer.authorize(&get("/").request()) {
+        Err(EvaluationError::Failed { message }) => assert!(!message.is_empty()),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    assert_eq!(authorizer.pool.idle_len(), 0, "a failed engine must not return to the pool");
+    // Other requests still evaluate.
+    assert!(!allowed(&authorizer, &Fixture::new("POST", "/")));
+}
+
+#[test]
+fn roles_and_ownership_from_identity_and_path() {
+    let authorizer = authorizer(
+        r#"
+        package armature.authz
+
+        default allow := false
+
+        # Admins may do anything.
+        allow if "admin" in input.identity.claims.roles
+
+        # Owners may read and write their own notes; path parameter and parsed path must agree.
+        allow if {
+            input.operation.path_template == "/accounts/{owner}/notes"
+            input.identity.subject == input.operation.path_params.owner
+            input.parsed_path == ["accounts", input.identity.subject, "notes"]
+        }
+        "#,
+    );
+    let own = get("/accounts/alice/notes").user("alice", &["user"]).owner("alice");
+    let others = get("/accounts/bob/notes").user("alice", &["user"]).owner("bob");
+    let admin = get("/accounts/bob/notes").user("root", &["admin"]).owner("bob");
+    let anonymous = get("/accounts/alice/notes").owner("alice");
+    assert!(allowed(&authorizer, &own));
+    assert!(!allowed(&authorizer, &others));
+    assert!(allowed(&authorizer, &admin));
+    assert!(!allowed(&authorizer, &anonymous));
+}
+
+#[test]
+fn parsed_query_and_parsed_path_are_decoded() {
+    let authorizer = authorizer(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if {
+            input.parsed_query.tag == ["a b", "c&d"]
+            input.parsed_query.limit == ["10"]
+            input.parsed_path == ["files", "dir/name", "caf\u00e9"]
+            input.attributes.request.http.query == "tag=a+b&tag=c%26d&limit=10"
+            input.attributes.request.http.path == "/files/dir%2Fname/caf%C3%A9?tag=a+b&tag=c%26d&limit=10"
+        }
+        "#,
+    );
+    assert!(allowed(&authorizer, &get("/files/dir%2Fname/caf%C3%A9?tag=a+b&tag=c%26d&limit=10")));
+    assert!(!allowed(&authorizer, &get("/files/dir%2Fname/caf%C3%A9?tag=a+b")));
+}
+
+#[test]
+fn parsed_body_only_with_include_body() {
+    let rego = r#"
+        package armature.authz
+        default allow := false
+        allow if input.parsed_body.amount < 100
+    "#;
+    let fixture = Fixture::new("POST", "/payments").body(json!({ "amount": 50 }));
+
+    let without = authorizer(rego);
+    assert!(!without.include_body());
+    assert!(!allowed(&without, &fixture));
+    assert!(input::build(&fixture.request(), false).get("parsed_body").is_none());
+
+    let with = authorizer_with(rego, |config, _| config.include_body = true);
+    assert!(with.include_body());
+    assert!(allowed(&with, &fixture));
+    assert!(!allowed(&with, &Fixture::new("POST", "/payments").body(json!({ "amount": 500 }))));
+    // Asked for but not given: simply absent.
+    assert!(input::build(&Fixture::new("POST", "/payments").request(), true).get("parsed_body").is_none());
+}
+
+#[test]
+fn credentials_are_not_in_the_input() {
+    let authorizer = authorizer(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if {
+            not input.attributes.request.http.headers.authorization
+            not input.attributes.request.http.headers.cookie
+            input.attributes.request.http.headers["x-tenant"] == "acme"
+        }
+        "#,
+    );
+    let mut fixture = get("/");
+    fixture.parts.headers.insert("proxy-authorization", HeaderValue::from_static("Basic c2VjcmV0"));
+    assert!(allowed(&authorizer, &fixture));
+    let text = input::build(&fixture.request(), true).to_string();
+    assert!(!text.contains("secret"), "{text}");
+    assert!(!text.contains("c2VjcmV0"), "{text}");
+}
+
+#[test]
+fn input_has_the_envoy_shape() {
+    let mut fixture = get("/accounts/alice/notes?limit=5").user("alice", &["user"]).owner("alice");
+    fixture.parts.headers.append("x-tenant", HeaderValue::from_static("beta"));
+    fixture.parts.version = http::Version::HTTP_2;
+    let input = input::build(&fixture.request(), false);
+    assert_eq!(
+        input["attributes"]["request"]["http"],
+        json!({
+            "method": "GET",
+            "path": "/accounts/alice/notes?limit=5",
+            "headers": { "host": "notes.example", "x-tenant": "acme,beta" },
+            "host": "notes.example",
+            "scheme": "http",
+            "protocol": "HTTP/2",
+            "query": "limit=5",
+        })
+    );
+    assert_eq!(input["parsed_path"], json!(["accounts", "alice", "notes"]));
+    assert_eq!(input["parsed_query"], json!({ "limit": ["5"] }));
+    assert_eq!(input["identity"], fixture.identity.to_json());
+    assert_eq!(
+        input["operation"],
+        json!({
+            "id": "listNotes",
+            "tags": ["notes"],
+            "path_template": "/accounts/{owner}/notes",
+            "path_params": { "owner": "alice" },
+        })
+    );
+
+    // No Host header (HTTP/2): the URI authority stands in; no query: "" and no "?".
+    let (parts, ()) = http::Request::get("http://api.example:8080/").body(()).unwrap().into_parts();
+    let fixture = Fixture { parts, ..get("/") };
+    let input = input::build(&fixture.request(), false);
+    assert_eq!(input["attributes"]["request"]["http"]["host"], "api.example:8080");
+    assert_eq!(input["attributes"]["request"]["http"]["path"], "/");
+    assert_eq!(input["attributes"]["request"]["http"]["query"], "");
+    assert_eq!(input["parsed_path"], json!([""]));
+    assert_eq!(input["parsed_query"], json!({}));
+}
+
+#[test]
+fn json_and_yaml_data_are_merged() {
+    let authorizer = authorizer_with(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if {
+            some role in input.identity.claims.roles
+            input.operation.id in data.permissions[role]
+            not input.identity.subject in data.blocked
+        }
+        "#,
+        |config, dir| {
+            config.data = vec![
+                dir.file("permissions.json", r#"{"permissions": {"reader": ["listNotes"]}}"#),
+                dir.file("blocked.yaml", "blocked:\n  - mallory\n"),
+            ];
+        },
+    );
+    assert!(allowed(&authorizer, &get("/").user("alice", &["reader"])));
+    assert!(!allowed(&authorizer, &get("/").user("alice", &["writer"])));
+    assert!(!allowed(&authorizer, &get("/").user("mallory", &["reader"])));
+}
+
+#[test]
+fn no_policies_means_off() {
+    assert!(Authorizer::new(&AuthorizationConfig::default()).unwrap().is_none());
+}
+
+const ALLOW_ALL: &str = "package armature.authz\nallow := true\n";
+
+fn start_up_error(tweak: impl FnOnce(&mut AuthorizationConfig, &TempDir)) -> String {
+    let dir = TempDir::new();
+    let mut config = config(vec![dir.file("policy.rego", ALLOW_ALL)]);
+    tweak(&mut config, &dir);
+    match Authorizer::new(&config) {
+        Ok(_) => panic!("expected a start-up error"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn missing_policy_file_is_named() {
+    let message = start_up_error(|config, dir| config.policies.push(dir.0.join("absent.rego")));
+    assert!(message.starts_with("authorization.policies: cannot read"), "{message}");
+    assert!(message.contains("absent.rego"), "{message}");
+}
+
+#[test]
+fn bad_rego_is_named() {
+    let message = start_up_error(|config, dir| {
+        config.policies.push(dir.file("broken.rego", "package armature.other\nallow if {\n"));
+    });
+    assert!(message.starts_with("authorization.policies:"), "{message}");
+    assert!(message.contains("broken.rego"), "{message}");
+}
+
+#[test]
+fn bad_data_files_are_named() {
+    let message = start_up_error(|config, dir| config.data.push(dir.file("roles.json", "{ not json")));
+    assert!(message.starts_with("authorization.data:") && message.contains("roles.json"), "{message}");
+    assert!(message.contains("invalid JSON"), "{message}");
+
+    let message = start_up_error(|config, dir| config.data.push(dir.file("roles.yaml", "a: [unclosed")));
+    assert!(message.contains("roles.yaml") && message.contains("invalid YAML"), "{message}");
+
+    let message = start_up_error(|config, dir| config.data.push(dir.file("list.json", "[1, 2]")));
+    assert!(message.contains("list.json") && message.contains("must be an object"), "{message}");
+
+    let message = start_up_error(|config, dir| config.data.push(dir.file("roles.toml", "a = 1")));
+    assert!(message.contains("roles.toml") && message.contains(".json, .yaml or .yml"), "{message}");
+
+    let message = start_up_error(|config, dir| config.data.push(dir.0.join("absent.yaml")));
+    assert!(message.starts_with("authorization.data: cannot read") && message.contains("absent.yaml"), "{message}");
+
+    // Two documents giving one key different values cannot be merged.
+    let message = start_up_error(|config, dir| {
+        config.data.push(dir.file("a.json", r#"{"limit": 1}"#));
+        config.data.push(dir.file("b.yml", "limit: 2\n"));
+    });
+    assert!(message.contains("b.yml"), "{message}");
+}
+
+#[test]
+fn decision_rule_must_be_a_data_path_the_policies_define() {
+    for rule in ["armature.authz.allow", "input.allow", "data.", "data.allow", "data.armature..allow"] {
+        let message = start_up_error(|config, _| config.decision = rule.to_owned());
+        assert!(message.starts_with("authorization.decision:"), "{rule}: {message}");
+        assert!(message.contains("\"data.\""), "{rule}: {message}");
+    }
+    let message = start_up_error(|config, _| config.decision = "data.armature.authz.alow".to_owned());
+    assert!(message.starts_with("authorization.decision: \"data.armature.authz.alow\""), "{message}");
+    assert!(message.contains("defined"), "{message}");
+    let message = start_up_error(|config, _| config.decision = "data.elsewhere.allow".to_owned());
+    assert!(message.starts_with("authorization.decision:"), "{message}");
+}
+
+#[test]
+fn zero_timeout_is_refused() {
+    let message = start_up_error(|config, _| config.timeout_ms = 0);
+    assert_eq!(message, "authorization.timeout_ms: must be at least 1");
+}
+
+#[test]
+fn concurrent_evaluations_reuse_engines_and_agree() {
+    let authorizer = Arc::new(authorizer(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if input.identity.subject == input.operation.path_params.owner
+        "#,
+    ));
+    let threads: Vec<_> = (0..4)
+        .map(|thread| {
+            let authorizer = Arc::clone(&authorizer);
+            std::thread::spawn(move || {
+                for round in 0..200 {
+                    let owner = if (thread + round) % 2 == 0 { "alice" } else { "bob" };
+                    let fixture = get("/accounts/x/notes").user("alice", &[]).owner(owner);
+                    assert_eq!(allowed(&authorizer, &fixture), owner == "alice", "thread {thread} round {round}");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let idle = authorizer.pool.idle_len();
+    assert!((1..=4).contains(&idle), "engines are pooled, at most one per thread: {idle}");
+}
+
+#[test]
+fn runaway_evaluation_times_out() {
+    // About nine million interpreted iterations: seconds of work, cut off after 1 ms. The bound
+    // comes from the input so the start-up check on an empty input does no work.
+    let authorizer = authorizer_with(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if {
+            n := count(input.parsed_query.n)
+            count([i | some i in numbers.range(1, 3000 * n); some j in numbers.range(1, 3000); i == j]) > 0
+        }
+        "#,
+        |config, _| config.timeout_ms = 1,
+    );
+    let started = Instant::now();
+    match authorizer.authorize(&get("/?n=1").request()) {
+        Err(EvaluationError::TimedOut { limit }) => assert_eq!(limit, Duration::from_millis(1)),
+        other => panic!("expected TimedOut, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "stopped late: {:?}", started.elapsed());
+    // The same authorizer still answers cheap requests.
+    assert!(!allowed(&authorizer, &get("/")));
+}
+
+#[test]
+fn slow_policy_on_empty_input_still_starts() {
+    // Start-up evaluates the rule once on an empty input; running out of time there is not an error.
+    let authorizer = authorizer_with(
+        r#"
+        package armature.authz
+        default allow := false
+        allow if count([i | some i in numbers.range(1, 3000); some j in numbers.range(1, 3000); i == j]) < 0
+        "#,
+        |config, _| config.timeout_ms = 1,
+    );
+    assert!(matches!(authorizer.authorize(&get("/").request()), Err(EvaluationError::TimedOut { .. })));
+}
+
+#[test]
+fn decision_log_line_is_one_json_object() {
+    let identity = get("/").user("alice", &[]).identity;
+    let allow = Ok(Decision {
+        allow: false,
+        status: Some(StatusCode::NOT_FOUND),
+        reason: Some("no".to_owned()),
+        headers: Vec::new(),
+    });
+    let line = decision_log_line("req-1", "listNotes", &identity, &allow, Duration::from_micros(42));
+    assert!(!line.contains('\n'));
+    assert_eq!(
+        serde_json::from_str::<Value>(&line).unwrap(),
+        json!({
+            "event": "authorization", "request_id": "req-1", "operation_id": "listNotes",
+            "subject": "alice", "identity_kind": "jwt", "allow": false, "status": 404,
+            "reason": "no", "error": null, "duration_us": 42,
+        })
+    );
+
+    let failed = Err(EvaluationError::TimedOut { limit: Duration::from_millis(5) });
+    let line = decision_log_line("req-2", "listNotes", &Identity::default(), &failed, Duration::from_millis(6));
+    let value: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(value["subject"], Value::Null);
+    assert_eq!(value["identity_kind"], "anonymous");
+    assert_eq!(value["allow"], false);
+    assert_eq!(value["status"], Value::Null);
+    assert_eq!(value["error"], "policy evaluation exceeded its time limit of 5 ms");
+    assert_eq!(value["duration_us"], 6000);
+}
+
+#[test]
+fn authorizer_is_shareable() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Authorizer>();
+}
+
+/// `cargo test -p armature-core --lib authorization::tests::cost -- --ignored --nocapture`
+#[test]
+#[ignore = "timing, not a check"]
+fn cost_per_evaluation() {
+    let authorizer = authorizer_with(
+        r#"
+        package armature.authz
+
+        default decision := {"allow": false, "status": 403, "reason": "not permitted"}
+
+        http := input.attributes.request.http
+        subject := input.identity.subject
+        roles := {role | some role in input.identity.claims.roles}
+
+        read_methods := {"GET", "HEAD", "OPTIONS"}
+        is_read if http.method in read_methods
+
+        is_admin if "admin" in roles
+        is_owner if subject == input.operation.path_params.owner
+
+        tenant_ok if http.headers["x-tenant"] in data.tenants
+
+        permitted if is_admin
+        permitted if {
+            is_owner
+            some role in roles
+            input.operation.id in data.permissions[role]
+        }
+        permitted if {
+            is_read
+            "public" in input.operation.tags
+        }
+
+        decision := {"allow": true, "headers": {"x-authz-subject": subject}} if {
+            tenant_ok
+            permitted
+        }
+
+        decision := {"allow": false, "status": 404, "reason": "no such account"} if {
+            not tenant_ok
+        }
+        "#,
+        |config, dir| {
+            config.decision = "data.armature.authz.decision".to_owned();
+            config.data = vec![dir.file(
+                "data.json",
+                r#"{"tenants": ["acme", "beta"], "permissions": {"user": ["listNotes", "getNote"], "editor": ["createNote"]}}"#,
+            )];
+        },
+    );
+    let fixture = get("/accounts/alice/notes?limit=10&tag=x").user("alice", &["user", "editor"]).owner("alice");
+    assert!(allowed(&authorizer, &fixture));
+    for _ in 0..200 {
+        authorizer.authorize(&fixture.request()).unwrap();
+    }
+    let rounds = 5_000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        authorizer.authorize(&fixture.request()).unwrap();
+    }
+    let per_call = started.elapsed() / rounds;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(input::build(&fixture.request(), false));
+    }
+    let input_only = started.elapsed() / rounds;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        drop(std::hint::black_box(authorizer.pool.take()));
+    }
+    let clone_only = started.elapsed() / rounds;
+    let trivial = authorizer_with("package armature.authz\nallow := true\n", |_, _| {});
+    let started = Instant::now();
+    for _ in 0..rounds {
+        trivial.authorize(&fixture.request()).unwrap();
+    }
+    let trivial_call = started.elapsed() / rounds;
+    println!(
+        "authorize(): {} us per call (building the JSON input: {} us); `allow := true`: {} us; cloning an engine: {} us",
+        per_call.as_micros(),
+        input_only.as_micros(),
+        trivial_call.as_micros(),
+        clone_only.as_micros()
+    );
+}
