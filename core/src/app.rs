@@ -1,21 +1,27 @@
 //! An application: a contract, its handlers and a configuration, compiled into the request
 //! pipeline that every request runs through, whether it came over a socket or from a test client.
 
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body::Body as _;
 use http_body_util::{BodyExt, Full, Limited};
+use serde_json::{Map, Value};
 
+use crate::authorization::{self, AuthorizationRequest, Authorizer};
 use crate::config::{Config, ResponseValidation};
-use crate::contract::{Contract, RouteMatch};
+use crate::contract::{Contract, Operation, RouteMatch};
 use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Identity, Responder};
+use crate::identity::Authenticator;
 use crate::problem::{self, Problem, ProblemKind, RenderContext};
+use crate::telemetry::recorder::{FinishedRequest, RouteLabel, SpanTimes, Telemetry, TelemetryError};
 use crate::trace_context::{self, TraceContext};
 use crate::{request_id, validation};
 
@@ -34,6 +40,15 @@ pub enum AppError {
     /// No contract was given, in code or in `contract.path`.
     #[error("no contract: pass one or set contract.path (ARMATURE_CONTRACT__PATH)")]
     NoContract,
+    /// The identity configuration cannot verify what the contract's `security` requires.
+    #[error(transparent)]
+    Identity(#[from] crate::identity::IdentityError),
+    /// A policy or data file could not be loaded.
+    #[error(transparent)]
+    Authorization(#[from] authorization::AuthorizationError),
+    /// Telemetry could not start.
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
 }
 
 /// Whether the service takes traffic; shared by the pipeline (`/ready`) and the server.
@@ -100,8 +115,14 @@ impl AppBuilder {
             }
         }
         let operation_ids = contract.operations().iter().map(|o| Arc::from(o.id.as_str())).collect();
+        let authenticator = Authenticator::new(&self.config.identity, &contract)?;
+        let authorizer = Authorizer::new(&self.config.authorization)?;
+        let telemetry = Telemetry::new(&self.config.telemetry)?;
         Ok(App {
             inner: Arc::new(AppInner {
+                authenticator,
+                authorizer,
+                telemetry,
                 request_timeout: Duration::from_millis(self.config.server.request_timeout_ms),
                 contract,
                 config: self.config,
@@ -121,6 +142,9 @@ pub struct App {
 }
 
 struct AppInner {
+    authenticator: Authenticator,
+    authorizer: Option<Authorizer>,
+    telemetry: Telemetry,
     contract: Contract,
     config: Config,
     handlers: Vec<Option<Handler>>,
@@ -164,32 +188,72 @@ impl App {
         self.inner.response_violations.load(Ordering::Relaxed)
     }
 
+    /// The telemetry stage (metrics registry, log writer, span exporter).
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.inner.telemetry
+    }
+
     /// Runs one request through the whole pipeline.
     pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        self.handle_from(request, None).await
+    }
+
+    /// Runs one request that came from `remote_addr` (logged in the access log).
+    pub async fn handle_from<B>(&self, request: Request<B>, remote_addr: Option<SocketAddr>) -> Response<Full<Bytes>>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let telemetry = &self.inner.telemetry;
+        // Held across the request: a dropped (cancelled) request still leaves the gauge.
+        let _in_flight = telemetry.metrics().map(|metrics| metrics.request_started());
         let (parts, body) = request.into_parts();
         let request_id = request_id::accept_or_generate(parts.headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes));
-        let trace = TraceContext::from_headers(
+        let mut trace = TraceContext::from_headers(
             &header_values(&parts.headers, &TRACEPARENT),
             &header_values(&parts.headers, &TRACESTATE),
         );
-        let mut response = match self.run(&parts, body, &request_id, &trace).await {
+        let traced = telemetry.sample(&mut trace);
+        let mut progress = Progress {
+            route: RouteLabel::Unmatched,
+            subject: None,
+            request_bytes: 0,
+            span: traced.then(SpanTimes::begin),
+        };
+        let mut response = match self.run(&parts, body, &request_id, &trace, &mut progress).await {
             Ok(response) => response,
             Err(problem) => self.problem_response(&problem, parts.uri.path(), &request_id, &trace),
         };
         stamp(response.headers_mut(), &request_id, &trace);
+        telemetry.record(FinishedRequest {
+            method: &parts.method,
+            path: parts.uri.path(),
+            route: progress.route,
+            status: response.status().as_u16(),
+            request_id: &request_id,
+            trace: &trace,
+            subject: progress.subject.as_deref(),
+            started,
+            request_bytes: progress.request_bytes,
+            response_bytes: response.body().size_hint().exact().unwrap_or(0),
+            remote_addr,
+            span: progress.span,
+        });
         response
     }
 
-    async fn run<B>(
-        &self,
+    async fn run<'s, B>(
+        &'s self,
         parts: &http::request::Parts,
         body: B,
         request_id: &str,
         trace: &TraceContext,
+        progress: &mut Progress<'s>,
     ) -> Result<Response<Full<Bytes>>, Problem>
     where
         B: http_body::Body<Data = Bytes>,
@@ -198,6 +262,7 @@ impl App {
         let inner = &*self.inner;
         let path = parts.uri.path();
         if let Some(response) = self.builtin(&parts.method, path) {
+            progress.route = RouteLabel::Builtin;
             return response;
         }
         let (operation_index, path_params) = match inner.contract.route(&parts.method, path) {
@@ -218,9 +283,31 @@ impl App {
             }
         };
         let operation = inner.contract.operation_at(operation_index);
+        progress.route = RouteLabel::Operation { id: &operation.id, template: &operation.path_template };
+
+        let stage = progress.stage_start();
+        let identity = self.identify(operation, parts).await;
+        progress.stage_end("identity", stage);
+        let identity = identity?;
+        progress.subject.clone_from(&identity.subject);
+
         let body = read_body(parts, body, inner.config.server.max_body_bytes).await?;
-        let checked =
-            validation::check_request(operation, &path_params, parts, &body, inner.config.validation.request)?;
+        progress.request_bytes = body.len() as u64;
+
+        let mut headers = parts.headers.clone();
+        if let Some(authorizer) = &inner.authorizer {
+            let stage = progress.stage_start();
+            let decided = self.authorize(authorizer, operation, &path_params, parts, &body, &identity, request_id);
+            progress.stage_end("authorization", stage);
+            for (name, value) in decided? {
+                headers.append(name, value);
+            }
+        }
+
+        let stage = progress.stage_start();
+        let checked = validation::check_request(operation, &path_params, parts, &body, inner.config.validation.request);
+        progress.stage_end("request_check", stage);
+        let checked = checked.inspect_err(|problem| self.count_validation_failures(problem))?;
         let Some(handler) = &inner.handlers[operation_index] else {
             return Err(Problem::new(
                 ProblemKind::NotImplemented,
@@ -233,14 +320,17 @@ impl App {
             query: parts.uri.query().map(str::to_owned),
             operation_id: inner.operation_ids[operation_index].clone(),
             params: checked.params,
-            headers: parts.headers.clone(),
+            headers,
             body,
             request_id: request_id.to_owned(),
             trace: trace.clone(),
-            identity: Identity::default(),
+            identity,
         };
-        let outcome = match tokio::time::timeout(inner.request_timeout, dispatch(handler, request)).await {
-            Ok(outcome) => outcome,
+        let stage = progress.stage_start();
+        let outcome = tokio::time::timeout(inner.request_timeout, dispatch(handler, request)).await;
+        progress.stage_end("handler", stage);
+        let response = match outcome {
+            Ok(outcome) => outcome?,
             Err(_) => {
                 return Err(Problem::new(
                     ProblemKind::HandlerTimeout,
@@ -248,11 +338,15 @@ impl App {
                 ))
             }
         };
-        let response = outcome?;
         if inner.config.validation.response != ResponseValidation::Off {
+            let stage = progress.stage_start();
             let violations = validation::check_response(operation, &response);
+            progress.stage_end("response_check", stage);
             if !violations.is_empty() {
                 inner.response_violations.fetch_add(1, Ordering::Relaxed);
+                if let Some(metrics) = inner.telemetry.metrics() {
+                    metrics.response_violation(&operation.id);
+                }
                 if inner.config.validation.response == ResponseValidation::Enforce {
                     return Err(Problem::new(
                         ProblemKind::ResponseValidation,
@@ -260,13 +354,120 @@ impl App {
                     )
                     .with_errors(violations));
                 }
-                report_violations(&operation.id, request_id, &violations);
+                self.report_violations(&operation.id, request_id, &violations);
             }
         }
         let mut built = Response::new(Full::new(response.body));
         *built.status_mut() = response.status;
         *built.headers_mut() = response.headers;
         Ok(built)
+    }
+
+    /// The identity stage: who is calling, as the operation's `security` requires.
+    async fn identify(&self, operation: &Operation, parts: &http::request::Parts) -> Result<Identity, Problem> {
+        if operation.security.is_open() {
+            return Ok(Identity::default());
+        }
+        let result = self.inner.authenticator.authenticate(&operation.security, parts).await;
+        if let (Err(problem), Some(metrics)) = (&result, self.inner.telemetry.metrics()) {
+            match problem.kind {
+                ProblemKind::InsufficientScope => metrics.authorization_denied(&operation.id),
+                _ => metrics.authentication_failure(&operation.id),
+            }
+        }
+        result
+    }
+
+    /// The authorization stage: the policy's decision on this request. Headers the policy adds to
+    /// an allowed request are returned for the handler's request.
+    #[allow(clippy::too_many_arguments)]
+    fn authorize(
+        &self,
+        authorizer: &Authorizer,
+        operation: &Operation,
+        path_params: &[(&str, &str)],
+        parts: &http::request::Parts,
+        body: &Bytes,
+        identity: &Identity,
+        request_id: &str,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, Problem> {
+        let inner = &*self.inner;
+        // The body is parsed for the policy only when asked for: most policies never look at it.
+        let parsed_body = (authorizer.include_body() && !body.is_empty())
+            .then(|| serde_json::from_slice::<Value>(body).ok())
+            .flatten();
+        let path_params: Map<String, Value> = path_params
+            .iter()
+            .map(|(name, raw)| {
+                let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
+                ((*name).to_owned(), Value::String(decoded.into_owned()))
+            })
+            .collect();
+        let started = Instant::now();
+        let result = authorizer.authorize(&AuthorizationRequest {
+            parts,
+            body: parsed_body.as_ref(),
+            identity,
+            operation_id: &operation.id,
+            tags: &operation.tags,
+            path_template: &operation.path_template,
+            path_params: &path_params,
+        });
+        if inner.config.authorization.decision_log {
+            let line =
+                authorization::decision_log_line(request_id, &operation.id, identity, &result, started.elapsed());
+            inner.telemetry.log().write_line(line);
+        }
+        let metrics = inner.telemetry.metrics();
+        match result {
+            Ok(decision) if decision.allow => Ok(decision.headers),
+            Ok(decision) => {
+                if let Some(metrics) = metrics {
+                    metrics.authorization_denied(&operation.id);
+                }
+                let detail = decision.reason.unwrap_or_else(|| "The policy denies this request.".to_owned());
+                let mut problem = Problem::new(ProblemKind::AccessDenied, detail);
+                if let Some(status) = decision.status {
+                    problem = problem.with_status(status);
+                }
+                for (name, value) in decision.headers {
+                    problem = problem.with_header(name, value);
+                }
+                Err(problem)
+            }
+            Err(error) => {
+                if let Some(metrics) = metrics {
+                    metrics.authorization_error(&operation.id);
+                }
+                Err(Problem::new(
+                    ProblemKind::PolicyError,
+                    "The authorization policy could not decide; the request is refused.",
+                )
+                .with_internal(error.to_string()))
+            }
+        }
+    }
+
+    fn count_validation_failures(&self, problem: &Problem) {
+        let Some(metrics) = self.inner.telemetry.metrics() else { return };
+        for violation in &problem.errors {
+            metrics.validation_failure(violation.location.as_str());
+        }
+        if problem.errors.is_empty() {
+            // 415 and malformed bodies carry no per-field list; they are body failures.
+            metrics.validation_failure(problem::Location::Body.as_str());
+        }
+    }
+
+    /// Report mode: the response went out; say what was wrong with it, one JSON line in the log.
+    fn report_violations(&self, operation_id: &str, request_id: &str, violations: &[problem::Violation]) {
+        let line = serde_json::json!({
+            "event": "response_validation",
+            "operation_id": operation_id,
+            "request_id": request_id,
+            "errors": violations,
+        });
+        self.inner.telemetry.log().write_line(line.to_string());
     }
 
     fn builtin(&self, method: &Method, path: &str) -> Option<Result<Response<Full<Bytes>>, Problem>> {
@@ -283,6 +484,9 @@ impl App {
             }
         } else if path == endpoints.openapi {
             (StatusCode::OK, "application/json", self.inner.contract.json().clone())
+        } else if let (true, Some(metrics)) = (path == endpoints.metrics, self.inner.telemetry.metrics()) {
+            let (body, content_type) = metrics.render();
+            (StatusCode::OK, content_type, body)
         } else {
             return None;
         };
@@ -316,12 +520,11 @@ impl App {
             debug: errors.debug,
         });
         let mut response = Response::new(Full::new(body));
-        *response.status_mut() =
-            StatusCode::from_u16(problem.kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *response.status_mut() = StatusCode::from_u16(problem.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(problem::CONTENT_TYPE));
         for (name, value) in &problem.headers {
-            headers.insert(name.clone(), value.clone());
+            headers.append(name.clone(), value.clone());
         }
         response
     }
@@ -409,13 +612,23 @@ fn stamp(headers: &mut HeaderMap, request_id: &str, trace: &TraceContext) {
     }
 }
 
-/// Report mode: the response went out; say what was wrong with it on stderr, one JSON line.
-fn report_violations(operation_id: &str, request_id: &str, violations: &[problem::Violation]) {
-    let line = serde_json::json!({
-        "event": "response_validation",
-        "operation_id": operation_id,
-        "request_id": request_id,
-        "errors": violations,
-    });
-    eprintln!("{line}");
+/// What the pipeline learned about a request so far, for telemetry once it is answered.
+struct Progress<'a> {
+    route: RouteLabel<'a>,
+    subject: Option<String>,
+    request_bytes: u64,
+    span: Option<SpanTimes>,
+}
+
+impl Progress<'_> {
+    /// The start of a stage, when this request's span is recorded (no clock read otherwise).
+    fn stage_start(&self) -> Option<SystemTime> {
+        self.span.as_ref().map(|_| SystemTime::now())
+    }
+
+    fn stage_end(&mut self, name: &'static str, start: Option<SystemTime>) {
+        if let (Some(span), Some(start)) = (self.span.as_mut(), start) {
+            span.stage(name, start);
+        }
+    }
 }

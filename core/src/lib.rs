@@ -23,12 +23,15 @@
 //! ```
 
 pub mod app;
+pub mod authorization;
 pub mod config;
 pub mod contract;
 pub mod dispatch;
+pub mod identity;
 pub mod problem;
 pub mod request_id;
 pub mod server;
+pub mod telemetry;
 pub mod testing;
 pub mod trace_context;
 mod validation;

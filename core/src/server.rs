@@ -171,7 +171,7 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _peer)) = accepted else {
+                let Ok((stream, peer)) = accepted else {
                     // Accept errors (EMFILE, aborted handshakes) are transient: back off briefly.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
@@ -180,7 +180,7 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
                 let app = app.clone();
                 let service = service_fn(move |request| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(app.handle(request).await) }
+                    async move { Ok::<_, Infallible>(app.handle_from(request, Some(peer)).await) }
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
@@ -201,5 +201,8 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
     drop(listener);
     app.lifecycle().set_listening(false);
     let _ = tokio::time::timeout(Duration::from_millis(config.shutdown_grace_ms), graceful.shutdown()).await;
+    // Flushing blocks (the log writer's thread, the span exporter's last export): off the runtime.
+    let flushing = app.clone();
+    let _ = tokio::task::spawn_blocking(move || flushing.telemetry().shutdown()).await;
     let _ = stopped.send(());
 }
