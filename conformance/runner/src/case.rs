@@ -17,6 +17,8 @@ use regex::Regex;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use crate::placeholders::Tokens;
+
 /// Prefix that turns an expected string into a regular expression.
 pub const REGEX_PREFIX: &str = "re:";
 
@@ -106,6 +108,14 @@ pub enum LoadError {
         /// The parser's error.
         #[source]
         source: serde_yaml_ng::Error,
+    },
+    /// A `{{token:NAME}}` placeholder names no token, or tokens.json is unreadable.
+    #[error("{file}: {message}")]
+    Placeholder {
+        /// File name.
+        file: String,
+        /// What is wrong.
+        message: String,
     },
     /// A file's top level is not a list.
     #[error("{file}: a case file must be a YAML list of cases")]
@@ -197,8 +207,12 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
 }
 
 /// Loads every `*.yaml` / `*.yml` file of `dir`, in file-name order, and checks that case
-/// names are unique across files.
+/// names are unique across files. `{{token:NAME}}` placeholders are filled from
+/// `../credentials/tokens.json` next to `dir`.
 pub fn load_dir(dir: &Path) -> Result<Vec<Case>, LoadError> {
+    let tokens_path = dir.join("../credentials/tokens.json");
+    let tokens = Tokens::from_file(&tokens_path)
+        .map_err(|message| LoadError::Placeholder { file: tokens_path.display().to_string(), message })?;
     let entries = fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
     let mut files = Vec::new();
     for entry in entries {
@@ -220,6 +234,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>, LoadError> {
         let text = fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
         let file =
             path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let text = tokens.expand(&text).map_err(|message| LoadError::Placeholder { file: file.clone(), message })?;
         for case in load_str(&file, &text)? {
             if let Some(first_file) = seen.get(&case.name) {
                 return Err(LoadError::DuplicateName { name: case.name, file, first_file: first_file.clone() });

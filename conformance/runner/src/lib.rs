@@ -22,8 +22,10 @@
 
 pub mod case;
 pub mod matcher;
+pub mod placeholders;
 pub mod runner;
 
 pub use case::{load_dir, load_str, Case, CaseRequest, Expectation, HeaderExpectation, LoadError};
 pub use matcher::{check, compare_json, match_json_subset, JsonMode, Observed};
+pub use placeholders::Tokens;
 pub use runner::{BaseUrlError, CaseResult, Outcome, Runner};

@@ -13,6 +13,11 @@ pub fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The repository root: relative paths in `conformance/config.yaml` are taken from here.
+pub fn repository_root() -> PathBuf {
+    conformance_dir().join("..")
+}
+
 /// The conformance app with the given configuration.
 pub fn build_app(config: Config) -> Result<App, AppError> {
     let contract = Contract::from_path(conformance_dir().join("contract.yaml"))?;
@@ -88,6 +93,30 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         )
         .handler("droppedResponder", Handler::callback(|_request, responder| drop(responder)))
         .handler("deleteUser", sync(|_| Ok(HandlerResponse::empty(StatusCode::NO_CONTENT))))
+        .handler("whoami", sync(move |r| ok_json(r.identity.to_json())))
+        .handler("whoamiOptional", sync(move |r| ok_json(r.identity.to_json())))
+        .handler(
+            "listNotes",
+            sync(move |r| {
+                let rule = r.headers.get("x-authz-rule").and_then(|v| v.to_str().ok());
+                ok_json(json!({
+                    "owner": r.params.path.get("owner"),
+                    "viewer": r.identity.subject,
+                    "notes": [],
+                    "rule": rule,
+                }))
+            }),
+        )
+        .handler(
+            "createNote",
+            sync(|r| {
+                let body = body_object(&r)?;
+                let note = json!({"owner": r.params.path.get("owner"), "text": body.get("text"), "author": r.identity.subject});
+                Ok(HandlerResponse::json(StatusCode::CREATED, &note))
+            }),
+        )
+        .handler("deleteNote", sync(|_| Ok(HandlerResponse::empty(StatusCode::NO_CONTENT))))
+        .handler("policyError", sync(move |_| ok_json(json!({"message": "the policy should have refused this"}))))
         .build()
 }
 

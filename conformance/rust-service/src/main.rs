@@ -2,17 +2,18 @@
 
 use std::process::ExitCode;
 
-use armature_conformance_service::{build_app, conformance_dir};
+use armature_conformance_service::{build_app, conformance_dir, repository_root};
 use armature_core::Config;
 
 fn main() -> ExitCode {
-    let config = match Config::from_file(conformance_dir().join("config.yaml")) {
+    let mut config = match Config::from_file(conformance_dir().join("config.yaml")) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("armature: {e}");
             return ExitCode::from(2);
         }
     };
+    config.resolve_relative_paths(&repository_root());
     let app = match build_app(config) {
         Ok(app) => app,
         Err(e) => {
