@@ -2,6 +2,8 @@
 # Loads one binding's conformance service with wrk: server pinned to CPU 0, wrk to CPU 1,
 # one wrk thread, 64 connections. Prints one table row per endpoint.
 # Usage: bench/serve-and-load.sh <rust|c|python|node|go> [seconds]
+# BENCH_STAGES=off turns the authorization policy, decision log, access log and metrics off (through
+# ARMATURE_* overrides), so the two runs' ratio is the cost of those stages.
 # Needs wrk (Debian: apt-get install wrk) and taskset (util-linux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +20,12 @@ wait_ready "$port" || { echo "ci/serve $lang did not become ready" >&2; exit 1; 
 kill "$warm"; wait "$warm" 2>/dev/null || true
 
 # The service proper: one worker thread on CPU 0.
-ARMATURE_SERVER__PORT="$port" ARMATURE_SERVER__WORKERS=1 taskset -c 0 bash ci/serve "$lang" >/dev/null 2>&1 &
+overrides=()
+if [ "${BENCH_STAGES:-on}" = off ]; then
+  overrides=(ARMATURE_AUTHORIZATION__POLICIES='[]' ARMATURE_AUTHORIZATION__DECISION_LOG=false
+             ARMATURE_TELEMETRY__ACCESS_LOG__ENABLED=false ARMATURE_TELEMETRY__METRICS__ENABLED=false)
+fi
+env "${overrides[@]}" ARMATURE_SERVER__PORT="$port" ARMATURE_SERVER__WORKERS=1 taskset -c 0 bash ci/serve "$lang" >/dev/null 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 wait_ready "$port" || { echo "ci/serve $lang did not become ready" >&2; exit 1; }
@@ -37,3 +44,7 @@ run "GET /plaintext" "http://127.0.0.1:$port/plaintext"
 run "GET /json" "http://127.0.0.1:$port/json"
 run "GET /users/{id}" "http://127.0.0.1:$port/users/42"
 run "POST /users (valid)" -s bench/post_user.lua "http://127.0.0.1:$port/users"
+token() { python3 -c 'import json,sys; print(json.load(open("conformance/credentials/tokens.json"))[sys.argv[1]])' "$1"; }
+run "GET /me (JWT HS256)" -H "Authorization: Bearer $(token alice_hs256)" "http://127.0.0.1:$port/me"
+run "GET /me (JWT ES256)" -H "Authorization: Bearer $(token carol_es256)" "http://127.0.0.1:$port/me"
+run "GET /accounts/x/notes RS256" -H "Authorization: Bearer $(token admin_rs256)" "http://127.0.0.1:$port/accounts/alice/notes"
