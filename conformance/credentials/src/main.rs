@@ -111,10 +111,13 @@ fn generate() -> Result<Vec<(&'static str, String)>> {
         return Err("P-384 public key has no affine coordinates".into());
     };
 
-    let ed25519 = ed25519_dalek::SigningKey::generate(&mut OsRng);
+    let mut ed25519_seed = [0u8; 32];
+    OsRng.fill_bytes(&mut ed25519_seed);
+    let ed25519 = ed25519_dalek::SigningKey::from_bytes(&ed25519_seed);
     // PKCS#8 v1 (no embedded public key), the form `openssl genpkey -algorithm ed25519` writes.
-    let ed25519_key_pem =
-        KeypairBytes { secret_key: ed25519.to_bytes(), public_key: None }.to_pkcs8_pem(LineEnding::LF)?.to_string();
+    let ed25519_der = KeypairBytes { secret_key: ed25519.to_bytes(), public_key: None }.to_pkcs8_der()?;
+    let ed25519_key_pem = p256::pkcs8::der::pem::encode_string("PRIVATE KEY", LineEnding::LF, ed25519_der.as_bytes())
+        .map_err(|e| format!("PEM-encoding the Ed25519 key: {e}"))?;
 
     let jwks = json!({
         "keys": [
