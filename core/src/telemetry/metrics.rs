@@ -284,8 +284,8 @@ impl Metrics {
         });
     }
 
-    /// Request validation refused a request; `location` is where the (first) failure was:
-    /// `path`, `query`, `header`, `cookie` or `body` (anything else counts as `_other`).
+    /// One request-validation violation at `location`: `path`, `query`, `header`, `cookie` or
+    /// `body` (anything else counts as `_other`). A request with several violations counts each.
     pub fn validation_failure(&self, location: &str) {
         let at = location_index(location);
         self.validation_failures[at]
@@ -297,44 +297,24 @@ impl Metrics {
 
     /// The policy denied a request to `operation` (403).
     pub fn authorization_denied(&self, operation: &str) {
-        self.with_operation(operation, |series| {
-            series
-                .authorization_denials
-                .get_or_init(|| self.families.authorization_denials.get_or_create_owned(&series.labels()))
-                .inc();
-        });
+        self.count(operation, |series| &series.authorization_denials, |families| &families.authorization_denials);
     }
 
     /// Evaluating the policy for a request to `operation` failed (the request was refused as
     /// an error, not as a denial).
     pub fn authorization_error(&self, operation: &str) {
-        self.with_operation(operation, |series| {
-            series
-                .authorization_errors
-                .get_or_init(|| self.families.authorization_errors.get_or_create_owned(&series.labels()))
-                .inc();
-        });
+        self.count(operation, |series| &series.authorization_errors, |families| &families.authorization_errors);
     }
 
     /// A handler's response to `operation` broke the contract (undocumented status or body not
     /// matching its schema), whether it was replaced by a 500 or only reported.
     pub fn response_violation(&self, operation: &str) {
-        self.with_operation(operation, |series| {
-            series
-                .response_violations
-                .get_or_init(|| self.families.response_violations.get_or_create_owned(&series.labels()))
-                .inc();
-        });
+        self.count(operation, |series| &series.response_violations, |families| &families.response_violations);
     }
 
     /// The identity stage refused a request to `operation` (401).
     pub fn authentication_failure(&self, operation: &str) {
-        self.with_operation(operation, |series| {
-            series
-                .authentication_failures
-                .get_or_init(|| self.families.authentication_failures.get_or_create_owned(&series.labels()))
-                .inc();
-        });
+        self.count(operation, |series| &series.authentication_failures, |families| &families.authentication_failures);
     }
 
     /// The exposition of every series, and the content type to serve it with ([`CONTENT_TYPE`]).
@@ -351,6 +331,19 @@ impl Metrics {
         }
         self.last_render_len.store(body.len(), Ordering::Relaxed);
         (Bytes::from(body), CONTENT_TYPE)
+    }
+
+    /// Adds one to the per-operation counter that `slot` picks out, creating its series in the
+    /// `family` the first time.
+    fn count(
+        &self,
+        operation: &str,
+        slot: impl FnOnce(&OperationSeries) -> &OnceLock<Counter>,
+        family: impl FnOnce(&Families) -> &Family<OperationLabels, Counter>,
+    ) {
+        self.with_operation(operation, |series| {
+            slot(series).get_or_init(|| family(&self.families).get_or_create_owned(&series.labels())).inc();
+        });
     }
 
     /// Runs `f` on `operation`'s series, creating them on first sight.
