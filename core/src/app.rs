@@ -365,9 +365,6 @@ impl App {
 
     /// The identity stage: who is calling, as the operation's `security` requires.
     async fn identify(&self, operation: &Operation, parts: &http::request::Parts) -> Result<Identity, Problem> {
-        if operation.security.is_open() {
-            return Ok(Identity::default());
-        }
         let result = self.inner.authenticator.authenticate(&operation.security, parts).await;
         if let (Err(problem), Some(metrics)) = (&result, self.inner.telemetry.metrics()) {
             match problem.kind {

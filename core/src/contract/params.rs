@@ -612,8 +612,9 @@ fn decode_header<'h>(spec: &ParamSpec, header: &dyn Fn(&str) -> Vec<&'h str>) ->
     Ok(Some(value))
 }
 
-/// Finds the first cookie with the given name across all Cookie header values.
-fn find_cookie<'c>(cookies: &[&'c str], name: &str) -> Option<&'c str> {
+/// Finds the first cookie with the given name across all Cookie header values (also how the
+/// identity stage reads an `apiKey` scheme `in: cookie`).
+pub(crate) fn find_cookie<'c>(cookies: &[&'c str], name: &str) -> Option<&'c str> {
     cookies
         .iter()
         .flat_map(|header| header.split(';'))

@@ -327,13 +327,7 @@ fn bearer_token(parts: &Parts) -> Result<&str, CredentialError> {
 }
 
 fn cookie<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+    let headers: Vec<&str> =
+        parts.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+    crate::contract::params::find_cookie(&headers, name)
 }
