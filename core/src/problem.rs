@@ -104,9 +104,8 @@ impl ProblemKind {
     }
 }
 
-/// Where in the request (or response) a violation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Where in the request (or response) a violation is; serialized as [`Location::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Location {
     /// A path parameter.
     Path,
@@ -120,6 +119,12 @@ pub enum Location {
     Body,
     /// The response (status, headers or body); only shown when `errors.debug` is set.
     Response,
+}
+
+impl Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl Location {

@@ -82,10 +82,10 @@ pub struct FinishedRequest<'a> {
 }
 
 /// Wall-clock times of a recorded span.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SpanTimes {
     /// When the request arrived.
-    pub start: Option<SystemTime>,
+    pub start: SystemTime,
     /// Pipeline stages in order.
     pub stages: Vec<StageTiming>,
 }
@@ -93,7 +93,7 @@ pub struct SpanTimes {
 impl SpanTimes {
     /// Starts a recorded span now.
     pub fn begin() -> SpanTimes {
-        SpanTimes { start: Some(SystemTime::now()), stages: Vec::with_capacity(6) }
+        SpanTimes { start: SystemTime::now(), stages: Vec::with_capacity(6) }
     }
 
     /// Records that stage `name` ran from `start` until now.
@@ -206,7 +206,7 @@ impl Telemetry {
 /// The OpenTelemetry server span of a request, named and attributed per the HTTP semantic
 /// conventions (`{method} {route}`; just the method when unrouted, to keep names bounded).
 fn request_span(finished: &FinishedRequest<'_>, times: SpanTimes, duration: Duration) -> RequestSpan {
-    let start = times.start.unwrap_or_else(SystemTime::now);
+    let start = times.start;
     let method = finished.method.as_str();
     let mut attributes = vec![
         ("http.request.method", AttributeValue::Str(method.to_owned())),
