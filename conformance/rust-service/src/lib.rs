@@ -18,6 +18,12 @@ pub fn repository_root() -> PathBuf {
     conformance_dir().join("..")
 }
 
+/// The HMAC secret of the conformance JWTs, which `conformance/config.yaml` reads from the
+/// `CONFORMANCE_JWT_SECRET` environment variable (`ci/serve` exports it from this file).
+pub fn conformance_jwt_secret() -> std::io::Result<String> {
+    std::fs::read_to_string(conformance_dir().join("credentials/hs.secret"))
+}
+
 /// The conformance app with the given configuration.
 pub fn build_app(config: Config) -> Result<App, AppError> {
     let contract = Contract::from_path(conformance_dir().join("contract.yaml"))?;

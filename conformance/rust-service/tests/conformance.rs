@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use armature_conformance::{load_dir, Runner};
-use armature_conformance_service::{build_app, conformance_dir, repository_root};
+use armature_conformance_service::{build_app, conformance_dir, conformance_jwt_secret, repository_root};
 use armature_core::config::{Config, ConfigFormat};
 
 #[test]
@@ -13,8 +13,7 @@ fn every_case_passes_over_http() {
     config.server.port = 0;
     config.resolve_relative_paths(&repository_root());
     // What ci/serve exports: the HMAC key the conformance JWTs are signed with.
-    let secret = std::fs::read_to_string(conformance_dir().join("credentials/hs.secret")).unwrap();
-    std::env::set_var("CONFORMANCE_JWT_SECRET", secret);
+    std::env::set_var("CONFORMANCE_JWT_SECRET", conformance_jwt_secret().unwrap());
     let server = armature_core::server::start(build_app(config).unwrap()).unwrap();
     let cases = load_dir(&conformance_dir().join("cases")).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_armature-conformance-service"))
         .env("ARMATURE_SERVER__PORT", "0")
-        .env("CONFORMANCE_JWT_SECRET", secret())
+        .env("CONFORMANCE_JWT_SECRET", armature_conformance_service::conformance_jwt_secret().unwrap())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -33,9 +33,4 @@ fn sigterm_drains_in_flight_requests_and_exits_cleanly() {
     assert!(response.ends_with(r#"{"slept_ms":700}"#), "{response}");
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
-}
-
-fn secret() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../credentials/hs.secret");
-    std::fs::read_to_string(path).unwrap()
 }
