@@ -82,7 +82,7 @@ impl Lifecycle {
 
 /// Builds an [`App`].
 pub struct AppBuilder {
-    contract: Option<Contract>,
+    contract: Option<Arc<Contract>>,
     config: Config,
     handlers: Vec<(String, Handler)>,
 }
@@ -94,9 +94,10 @@ impl AppBuilder {
         self
     }
 
-    /// Uses this contract instead of `contract.path`.
-    pub fn contract(mut self, contract: Contract) -> Self {
-        self.contract = Some(contract);
+    /// Uses this contract instead of `contract.path`. A shared contract (`Arc<Contract>`) lets a
+    /// host build several applications, or retry a failed start, without compiling it again.
+    pub fn contract(mut self, contract: impl Into<Arc<Contract>>) -> Self {
+        self.contract = Some(contract.into());
         self
     }
 
@@ -104,7 +105,7 @@ impl AppBuilder {
     pub fn build(self) -> Result<App, AppError> {
         let contract = match (self.contract, &self.config.contract.path) {
             (Some(contract), _) => contract,
-            (None, Some(path)) => Contract::from_path(path)?,
+            (None, Some(path)) => Arc::new(Contract::from_path(path)?),
             (None, None) => return Err(AppError::NoContract),
         };
         let mut handlers: Vec<Option<Handler>> = vec![None; contract.operations().len()];
@@ -145,7 +146,7 @@ struct AppInner {
     authenticator: Authenticator,
     authorizer: Option<Authorizer>,
     telemetry: Telemetry,
-    contract: Contract,
+    contract: Arc<Contract>,
     config: Config,
     handlers: Vec<Option<Handler>>,
     operation_ids: Vec<Arc<str>>,
