@@ -4,6 +4,7 @@
 # Usage: bench/serve-and-load.sh <rust|c|python|node|go> [seconds]
 # BENCH_STAGES=off turns the authorization policy, decision log, access log and metrics off (through
 # ARMATURE_* overrides), so the two runs' ratio is the cost of those stages.
+# BENCH_ENDPOINTS (an extended regex) keeps only the endpoints whose label matches it.
 # Needs wrk (Debian: apt-get install wrk) and taskset (util-linux).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ wait_ready "$port" || { echo "ci/serve $lang did not become ready" >&2; exit 1; 
 
 run() {
   local label="$1"; shift
+  [[ "$label" =~ ${BENCH_ENDPOINTS:-.} ]] || return 0
   local out rps
   out="$(taskset -c 1 wrk -t1 -c64 -d"${seconds}s" --latency "$@")"
   rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"

@@ -1,6 +1,6 @@
 //! Handles: how Rust values become opaque pointers the host owns, and come back.
 
-use crate::status::FfiError;
+use crate::status::{boundary, ArmatureError, ArmatureStatus, FfiError};
 
 /// Writes `value` through an out-pointer, or fails when it is NULL.
 ///
@@ -44,4 +44,18 @@ pub(crate) unsafe fn free<T>(handle: *mut T) {
         // SAFETY: the caller's contract above.
         drop(unsafe { Box::from_raw(handle) });
     }
+}
+
+/// The body of an entry that acts on one handle: NULL-checks it, then runs `body` inside the
+/// panic and error [`boundary`].
+pub(crate) fn with_handle<T>(
+    handle: *const T,
+    name: &'static str,
+    error: *mut *mut ArmatureError,
+    body: impl FnOnce(&T) -> Result<(), FfiError>,
+) -> ArmatureStatus {
+    boundary(error, || {
+        // SAFETY: the caller of the entry passes NULL or a live handle of type T.
+        body(unsafe { borrow(handle, name) }?)
+    })
 }

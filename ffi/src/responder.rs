@@ -12,8 +12,8 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 
-use crate::handle::{borrow, free, write_out};
-use crate::status::{boundary, guard, ArmatureError, ArmatureStatus, FfiError};
+use crate::handle::{free, with_handle, write_out};
+use crate::status::{guard, ArmatureError, ArmatureStatus, FfiError};
 use crate::strings::{bytes_in, str_in};
 
 /// The answer of one request. Owned by the host from the moment it receives it until
@@ -66,10 +66,7 @@ fn on_responder(
     error: *mut *mut ArmatureError,
     body: impl FnOnce(&ArmatureResponder) -> Result<(), FfiError>,
 ) -> ArmatureStatus {
-    boundary(error, || {
-        // SAFETY: the caller passes NULL or a live responder.
-        body(unsafe { borrow(responder, "responder") }?)
-    })
+    with_handle(responder, "responder", error, body)
 }
 
 /// Sets the status of the response being built (default 200). 1xx statuses are refused.

@@ -12,7 +12,7 @@ use armature_core::server::{self, ShutdownTrigger};
 use armature_core::{App, Config, Contract, Handler, RequestQueue, ServerHandle};
 
 use crate::config::{ArmatureConfig, ArmatureContract};
-use crate::handle::{borrow, give, write_out};
+use crate::handle::{borrow, give, with_handle, write_out};
 use crate::request::ArmatureRequest;
 use crate::responder::ArmatureResponder;
 use crate::status::{boundary, ArmatureError, ArmatureStatus, FfiError};
@@ -177,10 +177,7 @@ fn on_server(
     error: *mut *mut ArmatureError,
     body: impl FnOnce(&ArmatureServer) -> Result<(), FfiError>,
 ) -> ArmatureStatus {
-    boundary(error, || {
-        // SAFETY: the caller passes NULL or a live server.
-        body(unsafe { borrow(server, "server") }?)
-    })
+    with_handle(server, "server", error, body)
 }
 
 /// Creates a server from a configuration and a contract. `contract` may be NULL: the contract
