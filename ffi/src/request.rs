@@ -7,8 +7,8 @@ use std::sync::{Mutex, OnceLock};
 use armature_core::HandlerRequest;
 use serde_json::{Map, Value};
 
-use crate::handle::{borrow, free, write_out};
-use crate::status::{boundary, guard, ArmatureError, ArmatureStatus, FfiError};
+use crate::handle::{free, with_handle, write_out};
+use crate::status::{guard, ArmatureError, ArmatureStatus, FfiError};
 use crate::strings::{str_in, ArmatureStr};
 
 /// Where a parameter comes from: one of the `ARMATURE_PARAM_*` values.
@@ -73,9 +73,7 @@ fn read(
     error: *mut *mut ArmatureError,
     value: impl for<'a> FnOnce(&'a ArmatureRequest) -> Result<&'a [u8], FfiError>,
 ) -> ArmatureStatus {
-    boundary(error, || {
-        // SAFETY: the caller passes NULL or a live request.
-        let request = unsafe { borrow(request, "request") }?;
+    with_handle(request, "request", error, |request| {
         let (result, written) = match value(request) {
             Ok(bytes) => (Ok(()), ArmatureStr::of(bytes)),
             Err(e) => (Err(e), ArmatureStr::EMPTY),
@@ -246,9 +244,7 @@ pub extern "C" fn armature_request_header_count(
     count: *mut usize,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    boundary(error, || {
-        // SAFETY: the caller passes NULL or a live request.
-        let request = unsafe { borrow(request, "request") }?;
+    with_handle(request, "request", error, |request| {
         // SAFETY: the caller passes NULL or storage for one size_t.
         unsafe { write_out(count, request.inner.headers.len(), "count") }
     })
@@ -268,9 +264,7 @@ pub extern "C" fn armature_request_header_at(
     value: *mut ArmatureStr,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    boundary(error, || {
-        // SAFETY: the caller passes NULL or a live request.
-        let request = unsafe { borrow(request, "request") }?;
+    with_handle(request, "request", error, |request| {
         if name.is_null() || value.is_null() {
             return Err(FfiError::NullArgument(if name.is_null() { "name" } else { "value" }));
         }

@@ -28,6 +28,13 @@ struct Draft {
     response: HandlerResponse,
 }
 
+impl Draft {
+    /// The response built so far, leaving a fresh one in its place.
+    fn take_response(&mut self) -> HandlerResponse {
+        std::mem::replace(&mut self.response, HandlerResponse::empty(StatusCode::OK))
+    }
+}
+
 impl ArmatureResponder {
     pub(crate) fn new(responder: Responder) -> Self {
         Self {
@@ -141,9 +148,7 @@ pub extern "C" fn armature_responder_finish(
     responder: *mut ArmatureResponder,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    on_responder(responder, error, |r| {
-        r.send(|draft| Ok(std::mem::replace(&mut draft.response, HandlerResponse::empty(StatusCode::OK))))
-    })
+    on_responder(responder, error, |r| r.send(|draft| Ok(draft.take_response())))
 }
 
 /// Answers in one call: status, an optional `content-type` (NULL or empty for none) and a body,
@@ -173,7 +178,7 @@ pub extern "C" fn armature_responder_respond(
                 })?),
             };
         r.send(|draft| {
-            let mut response = std::mem::replace(&mut draft.response, HandlerResponse::empty(StatusCode::OK));
+            let mut response = draft.take_response();
             response.status = status;
             if let Some(content_type) = content_type {
                 response.headers.insert(CONTENT_TYPE, content_type);

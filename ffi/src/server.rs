@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use armature_core::server::{self, ShutdownTrigger};
-use armature_core::{App, Config, Contract, Handler, RequestQueue, ServerHandle};
+use armature_core::{App, AppError, Config, Contract, Handler, RequestQueue, ServerHandle};
 
 use crate::config::{ArmatureConfig, ArmatureContract};
 use crate::handle::{borrow, give, with_handle, write_out};
@@ -99,7 +99,7 @@ impl ArmatureServer {
     /// succeed, so a refused registration leaves the host's data untouched.
     fn register(&self, operation_id: &str, make: impl FnOnce() -> Handler) -> Result<(), FfiError> {
         if self.contract.operation(operation_id).is_none() {
-            return Err(FfiError::UnknownOperation(operation_id.to_owned()));
+            return Err(AppError::UnknownOperation(operation_id.to_owned()).into());
         }
         let state = self.state();
         if !matches!(*state, State::Configuring) {
@@ -107,7 +107,7 @@ impl ArmatureServer {
         }
         let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
         if handlers.iter().any(|(id, _)| id == operation_id) {
-            return Err(FfiError::DuplicateHandler(operation_id.to_owned()));
+            return Err(AppError::DuplicateHandler(operation_id.to_owned()).into());
         }
         handlers.push((operation_id.to_owned(), make()));
         Ok(())
@@ -203,7 +203,7 @@ pub extern "C" fn armature_server_new(
             Some(contract) => contract.contract.clone(),
             None => match &config.contract.path {
                 Some(path) => Arc::new(Contract::from_path(path)?),
-                None => return Err(FfiError::App(armature_core::AppError::NoContract)),
+                None => return Err(AppError::NoContract.into()),
             },
         };
         let server = ArmatureServer {

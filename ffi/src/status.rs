@@ -67,12 +67,6 @@ pub enum FfiError {
     /// The contract.
     #[error(transparent)]
     Contract(#[from] armature_core::ContractError),
-    /// An operationId the contract lacks.
-    #[error("the contract defines no operation with operationId {0:?}")]
-    UnknownOperation(String),
-    /// A second handler for one operation.
-    #[error("a handler is already registered for operationId {0:?}")]
-    DuplicateHandler(String),
     /// Building the application.
     #[error(transparent)]
     App(#[from] armature_core::AppError),
@@ -125,12 +119,8 @@ impl FfiError {
             | Self::App(armature_core::AppError::Contract(_) | armature_core::AppError::NoContract) => {
                 ARMATURE_STATUS_CONTRACT
             }
-            Self::UnknownOperation(_) | Self::App(armature_core::AppError::UnknownOperation(_)) => {
-                ARMATURE_STATUS_UNKNOWN_OPERATION
-            }
-            Self::DuplicateHandler(_) | Self::App(armature_core::AppError::DuplicateHandler(_)) => {
-                ARMATURE_STATUS_DUPLICATE_HANDLER
-            }
+            Self::App(armature_core::AppError::UnknownOperation(_)) => ARMATURE_STATUS_UNKNOWN_OPERATION,
+            Self::App(armature_core::AppError::DuplicateHandler(_)) => ARMATURE_STATUS_DUPLICATE_HANDLER,
             Self::App(_) => ARMATURE_STATUS_APP,
             Self::Server(_) => ARMATURE_STATUS_SERVER,
             Self::AlreadyStarted => ARMATURE_STATUS_ALREADY_STARTED,
