@@ -1,4 +1,6 @@
-# Sourced by the ci/ scripts: which cargo profile they build and where its artefacts are.
+# Sourced by the ci/ scripts: the cargo profile they build, and the helpers that start and stop
+# a service.
+#
 # `release` (thin LTO) by default, for people and benchmarks; ci/test sets BUILD_PROFILE=ci
 # (no LTO, see Cargo.toml) so the test run links its ~20 binaries in seconds each.
 profile="${BUILD_PROFILE:-release}"
@@ -9,4 +11,29 @@ out_dir="target/$profile"
 # compile hyper, serde and the core a second time with other features.
 build_workspace() {
   cargo build --profile "$profile" --quiet --workspace --all-targets
+}
+
+# A free port chosen by the kernel, so parallel runs and busy machines do not collide.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until the service on port $1 (process $2, output in file $3) answers /ready, for up to
+# 5 minutes (a first run may still be compiling); fails, showing its output, if it exits first.
+wait_ready() {
+  for _ in $(seq 1 600); do
+    if curl -fsS "http://127.0.0.1:$1/ready" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then echo "the service exited:"; cat "$3"; return 1; fi
+    sleep 0.5
+  done
+  echo "the service did not become ready:"; cat "$3"; return 1
+}
+
+# Stops process $1 with SIGTERM and fails, showing its output (file $2), unless it exits 0:
+# a graceful stop is part of what every service must do.
+stop_service() {
+  kill -TERM "$1"
+  local status=0
+  wait "$1" || status=$?
+  if [ "$status" -ne 0 ]; then echo "exit status $status after SIGTERM:"; cat "$2"; return 1; fi
 }
