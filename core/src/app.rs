@@ -534,6 +534,15 @@ impl From<HandlerError> for Problem {
             HandlerError::Failed(message) => {
                 Problem::new(ProblemKind::HandlerError, "The handler failed.").with_internal(message)
             }
+            HandlerError::Refused { status, detail } => {
+                // A handler cannot claim success or redirection through the error path.
+                let status = if status.is_client_error() || status.is_server_error() {
+                    status
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                Problem::new(ProblemKind::Refused, detail).with_status(status)
+            }
             HandlerError::Overloaded => {
                 Problem::new(ProblemKind::Overloaded, "The service is at capacity; retry later.")
             }

@@ -100,6 +100,15 @@ pub enum HandlerError {
     /// The handler raised, threw or panicked; the message is shown only in debug mode.
     #[error("handler failed: {0}")]
     Failed(String),
+    /// The handler refused the request on purpose: answered as a `refused` problem with this
+    /// status (400-599) and this detail, which is public (unlike `Failed`'s message).
+    #[error("handler refused with {status}: {detail}")]
+    Refused {
+        /// The status answered; a status outside 400-599 is answered as 500.
+        status: StatusCode,
+        /// Shown to the client as the problem's `detail`.
+        detail: String,
+    },
     /// The host cannot take more work now (503).
     #[error("host overloaded")]
     Overloaded,
@@ -218,6 +227,8 @@ struct QueueInner {
     capacity: usize,
     closed: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    #[cfg(unix)]
+    wake_pipe: std::sync::OnceLock<Arc<crate::wake_pipe::WakePipe>>,
 }
 
 impl std::fmt::Debug for RequestQueue {
@@ -236,6 +247,8 @@ impl RequestQueue {
                 capacity: capacity.max(1),
                 closed: AtomicBool::new(false),
                 waker: Mutex::new(None),
+                #[cfg(unix)]
+                wake_pipe: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -279,6 +292,48 @@ impl RequestQueue {
         let mut items = lock(&self.inner.items);
         let count = items.len().min(max);
         items.drain(..count).collect()
+    }
+
+    /// A descriptor that polls readable while requests may wait (and once the queue closes), for
+    /// a host with an event loop (epoll, libuv, asyncio, Go's netpoller): watch it, then call
+    /// [`RequestQueue::take_polled`] until it takes fewer than asked. It may be readable with
+    /// nothing to take; it is never unreadable with requests waiting. Made on first call (it
+    /// replaces any [`RequestQueue::set_waker`] waker); later calls return the same one, owned
+    /// by the queue: do not read, write or close it.
+    #[cfg(unix)]
+    pub fn readable_fd(&self) -> std::io::Result<std::os::fd::RawFd> {
+        if let Some(pipe) = self.inner.wake_pipe.get() {
+            return Ok(pipe.readable_fd());
+        }
+        let pipe = Arc::new(crate::wake_pipe::WakePipe::new()?);
+        // Two threads racing here both made a pipe; one wins and the loser's closes on drop.
+        let pipe = self.inner.wake_pipe.get_or_init(|| pipe);
+        let signalled = pipe.clone();
+        self.set_waker(move || signalled.signal());
+        if !self.is_empty() || self.is_closed() {
+            pipe.signal();
+        }
+        Ok(pipe.readable_fd())
+    }
+
+    /// Takes up to `max` waiting requests without blocking, for a host polling
+    /// [`RequestQueue::readable_fd`]: clears the descriptor first and makes it readable again if
+    /// requests remain, so a host that takes until it gets fewer than asked misses no wake-up.
+    pub fn take_polled(&self, max: usize) -> Vec<PendingRequest> {
+        #[cfg(unix)]
+        let pipe = self.inner.wake_pipe.get();
+        #[cfg(unix)]
+        if let Some(pipe) = pipe {
+            pipe.clear();
+        }
+        let batch = self.try_take(max);
+        #[cfg(unix)]
+        if let Some(pipe) = pipe {
+            if !self.is_empty() {
+                pipe.signal();
+            }
+        }
+        batch
     }
 
     /// Takes up to `max` requests, blocking until at least one waits, the timeout passes

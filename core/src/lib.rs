@@ -35,6 +35,8 @@ pub mod telemetry;
 pub mod testing;
 pub mod trace_context;
 mod validation;
+#[cfg(unix)]
+mod wake_pipe;
 
 pub use app::{App, AppBuilder, AppError};
 pub use config::{Config, ConfigError};

@@ -23,6 +23,9 @@ pub enum ProblemKind {
     PayloadTooLarge,
     /// The handler reported an error (raised, threw, panicked).
     HandlerError,
+    /// The handler refused the request on purpose, with a status and a public detail of its own
+    /// (`HandlerError::Refused`: Python's `HTTPError`, for instance).
+    Refused,
     /// The handler's responder was dropped without an answer.
     NoResponse,
     /// The handler's response breaks the contract (enforce mode).
@@ -54,6 +57,7 @@ impl ProblemKind {
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge => "payload-too-large",
             Self::HandlerError => "handler-error",
+            Self::Refused => "refused",
             Self::NoResponse => "no-response",
             Self::ResponseValidation => "response-validation",
             Self::HandlerTimeout => "handler-timeout",
@@ -71,7 +75,7 @@ impl ProblemKind {
         match self {
             Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::RequestValidation | Self::MalformedBody => 400,
+            Self::RequestValidation | Self::MalformedBody | Self::Refused => 400,
             Self::UnsupportedMediaType => 415,
             Self::PayloadTooLarge => 413,
             Self::HandlerError | Self::NoResponse | Self::ResponseValidation => 500,
@@ -91,6 +95,7 @@ impl ProblemKind {
             Self::MethodNotAllowed => "Method Not Allowed",
             Self::RequestValidation => "Request Validation Failed",
             Self::MalformedBody => "Malformed Request Body",
+            Self::Refused => "Bad Request",
             Self::UnsupportedMediaType => "Unsupported Media Type",
             Self::PayloadTooLarge => "Payload Too Large",
             Self::HandlerError | Self::NoResponse | Self::PolicyError => "Internal Server Error",

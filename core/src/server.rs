@@ -10,7 +10,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, watch};
 
 use crate::app::App;
@@ -51,7 +51,7 @@ pub fn start(app: App) -> Result<ServerHandle, ServerError> {
     let runtime = runtime.build().map_err(ServerError::Runtime)?;
     let address = format!("{}:{}", server.host, server.port);
     let listener = runtime
-        .block_on(TcpListener::bind(&address))
+        .block_on(bind(&address, server.reuse_port))
         .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
     let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
     let (shutdown, shutdown_requested) = watch::channel(false);
@@ -59,6 +59,25 @@ pub fn start(app: App) -> Result<ServerHandle, ServerError> {
     app.lifecycle().set_listening(true);
     runtime.spawn(serve(app.clone(), listener, shutdown_requested, stopped_tx));
     Ok(ServerHandle { local_addr, shutdown, stopped: Some(stopped), runtime: Some(runtime), app })
+}
+
+/// Binds the listener; with `reuse_port`, through a socket with SO_REUSEPORT set before bind.
+async fn bind(address: &str, reuse_port: bool) -> std::io::Result<TcpListener> {
+    if !reuse_port {
+        return TcpListener::bind(address).await;
+    }
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        #[cfg(unix)]
+        socket.set_reuseport(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return socket.listen(1024),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address to bind")))
 }
 
 impl ServerHandle {

@@ -4,8 +4,8 @@
 //!
 //! Modules: [`status`] (status codes, error objects, the panic boundary), [`strings`]
 //! (pointer + length), [`handle`] (owned handles), [`config`] (configuration and contract),
-//! [`server`] (life cycle, callback and pull modes), [`request`] and [`responder`] (one
-//! request), [`wake`] (the pull mode's pollable descriptor).
+//! [`server`] (life cycle, callback and pull modes; the pollable descriptor is core's
+//! `RequestQueue::readable_fd`), [`request`] and [`responder`] (one request).
 
 // Every entry takes raw pointers from C and states, in its doc (and so in the header), what
 // they must point to. Marking them `unsafe fn` would say the same to Rust callers only, and
@@ -19,7 +19,6 @@ pub mod responder;
 pub mod server;
 pub mod status;
 pub mod strings;
-mod wake;
 
 /// The ABI's version: raised on every incompatible change to the header (a function's
 /// signature or meaning, a struct's layout, a constant's value). Compare `armature_abi_version()`

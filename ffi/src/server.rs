@@ -6,7 +6,7 @@
 
 use std::ffi::c_void;
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use armature_core::server::{self, ShutdownTrigger};
 use armature_core::{App, AppError, Config, Contract, Handler, RequestQueue, ServerHandle};
@@ -17,7 +17,6 @@ use crate::request::ArmatureRequest;
 use crate::responder::ArmatureResponder;
 use crate::status::{boundary, ArmatureError, ArmatureStatus, FfiError};
 use crate::strings::str_in;
-use crate::wake::WakePipe;
 
 /// A handler called on a core thread for each request of its operation.
 ///
@@ -47,7 +46,6 @@ pub struct ArmatureServer {
     config: Config,
     contract: Arc<Contract>,
     queue: RequestQueue,
-    wake: OnceLock<Arc<WakePipe>>,
     /// Kept until the server is freed (not only while the app runs), so `free_user_data` runs
     /// at `armature_server_free`, as documented, whatever state the server reached.
     handlers: Mutex<Vec<(String, Handler)>>,
@@ -153,23 +151,6 @@ impl ArmatureServer {
         self.stopped.notify_all();
         Ok(())
     }
-
-    fn wake_pipe(&self) -> Result<&Arc<WakePipe>, FfiError> {
-        if let Some(pipe) = self.wake.get() {
-            return Ok(pipe);
-        }
-        let pipe = Arc::new(
-            WakePipe::new().map_err(|source| FfiError::Io { context: "cannot create the wake-up pipe", source })?,
-        );
-        // Two threads racing here both made a pipe; one wins and the loser's closes on drop.
-        let pipe = self.wake.get_or_init(|| pipe);
-        let signalled = pipe.clone();
-        self.queue.set_waker(move || signalled.signal());
-        if !self.queue.is_empty() || self.queue.is_closed() {
-            pipe.signal();
-        }
-        Ok(pipe)
-    }
 }
 
 fn on_server(
@@ -210,7 +191,6 @@ pub extern "C" fn armature_server_new(
             queue: RequestQueue::from_config(config),
             config: config.clone(),
             contract,
-            wake: OnceLock::new(),
             handlers: Mutex::new(Vec::new()),
             state: Mutex::new(State::Configuring),
             stopped: Condvar::new(),
@@ -401,19 +381,7 @@ pub extern "C" fn armature_server_try_take(
     taken: *mut usize,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    on_server(server, error, |server| {
-        let pipe = server.wake.get();
-        if let Some(pipe) = pipe {
-            pipe.clear();
-        }
-        let result = take_into(server, out, capacity, taken, RequestQueue::try_take);
-        if let Some(pipe) = pipe {
-            if !server.queue.is_empty() {
-                pipe.signal();
-            }
-        }
-        result
-    })
+    on_server(server, error, |server| take_into(server, out, capacity, taken, RequestQueue::take_polled))
 }
 
 fn take_into(
@@ -460,7 +428,10 @@ pub extern "C" fn armature_server_queue_fd(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     on_server(server, error, |server| {
-        let readable = server.wake_pipe()?.readable_fd();
+        let readable = server
+            .queue
+            .readable_fd()
+            .map_err(|source| FfiError::Io { context: "cannot create the wake-up pipe", source })?;
         // SAFETY: the caller passes NULL or storage for one int.
         unsafe { write_out(fd, readable, "fd") }
     })

@@ -113,6 +113,10 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Requests waiting for a host that pulls them (see `dispatch::RequestQueue`); past it, 503.
     pub queue_capacity: usize,
+    /// Binds with SO_REUSEPORT, so several processes can share the port and the kernel spreads
+    /// connections among them (Python's `app.run(workers=N)`). Off by default: two services
+    /// started on one port by mistake would otherwise split its traffic silently.
+    pub reuse_port: bool,
 }
 
 impl Default for ServerConfig {
@@ -127,6 +131,7 @@ impl Default for ServerConfig {
             drain_delay_ms: 0,
             shutdown_grace_ms: 10_000,
             queue_capacity: 1024,
+            reuse_port: false,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The OpenAPI contract: loaded once at start, compiled into routes, parameter rules and
 //! schema validators, then shared read-only by every request.
 
+pub mod code_first;
 mod document;
 mod media;
 pub mod params;

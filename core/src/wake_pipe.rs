@@ -1,4 +1,4 @@
-//! The pollable descriptor of the pull mode: a non-blocking pipe that holds a byte while
+//! The pollable descriptor of `RequestQueue::readable_fd`: a non-blocking pipe that holds a byte while
 //! requests may wait, so an event loop (epoll, libuv, asyncio, Go's netpoller) can watch it.
 //!
 //! Hand-written over `libc` because it is two system calls; a pipe rather than an eventfd so
