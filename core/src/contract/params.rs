@@ -612,19 +612,19 @@ fn decode_header<'h>(spec: &ParamSpec, header: &dyn Fn(&str) -> Vec<&'h str>) ->
     Ok(Some(value))
 }
 
+/// Every `name=value` pair of the given Cookie header values, in order, with a value's wrapping
+/// DQUOTEs removed (RFC 6265 allows them; they are not part of the value).
+pub fn cookie_pairs<'c, 'h>(cookies: &'h [&'c str]) -> impl Iterator<Item = (&'c str, &'c str)> + 'h {
+    cookies.iter().flat_map(|header| header.split(';')).filter_map(|pair| pair.trim().split_once('=')).map(|(key, value)| {
+        let value = value.trim();
+        (key.trim(), value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value))
+    })
+}
+
 /// Finds the first cookie with the given name across all Cookie header values (also how the
 /// identity stage reads an `apiKey` scheme `in: cookie`).
 pub(crate) fn find_cookie<'c>(cookies: &[&'c str], name: &str) -> Option<&'c str> {
-    cookies
-        .iter()
-        .flat_map(|header| header.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| key.trim() == name)
-        .map(|(_, value)| {
-            let value = value.trim();
-            // RFC 6265 allows a cookie value wrapped in DQUOTEs; the quotes are not part of it.
-            value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value)
-        })
+    cookie_pairs(cookies).find(|(key, _)| *key == name).map(|(_, value)| value)
 }
 
 /// Cookies carry one value per name, so arrays and objects are comma-separated as in
