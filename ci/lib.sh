@@ -8,9 +8,11 @@ out_dir="target/$profile"
 
 # Every workspace target, so that dependencies get the same features as in `cargo test
 # --workspace`: after ci/test's test step this compiles nothing, where a `-p` build could
-# compile hyper, serde and the core a second time with other features.
+# compile hyper, serde and the core a second time with other features. The Python extension
+# is left to maturin (ci/python-env): built by cargo directly, without maturin's
+# PYO3_BUILD_EXTENSION_MODULE, pyo3 would be rebuilt at every switch between the two.
 build_workspace() {
-  cargo build --profile "$profile" --quiet --workspace --all-targets
+  cargo build --profile "$profile" --quiet --workspace --all-targets --exclude armature-python
 }
 
 # A free port chosen by the kernel, so parallel runs and busy machines do not collide.

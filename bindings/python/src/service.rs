@@ -188,10 +188,13 @@ impl Service {
         self.server.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The in-process transport's runtime; from the first test request on, the app reports
+    /// ready, as if a server were listening (as core's own `TestClient` does).
     fn test_runtime(&self) -> PyResult<&tokio::runtime::Runtime> {
         if let Some(runtime) = self.test_runtime.get() {
             return Ok(runtime);
         }
+        self.app.lifecycle().set_listening(true);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("armature-test")

@@ -1,0 +1,48 @@
+"""The Python quick start: a service declared in code, with a Pydantic body.
+
+    bash ci/python-env                      # builds the wheel and installs it into .venv
+    .venv/bin/python examples/python/hello.py
+    curl localhost:8080/hello/ada
+    curl -X POST localhost:8080/greetings -H 'content-type: application/json' -d '{"name": "Ada", "times": 2}'
+    curl localhost:8080/openapi.json
+
+Every request goes through the whole pipeline: request id, trace context, validation of the
+path parameter and the body against the schemas declared here, problem responses, telemetry.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from pydantic import BaseModel, Field
+
+import armature
+from armature import HTTPError, Request
+
+app = armature.App(title="hello", version="1.0.0")
+
+
+class Greeting(BaseModel):
+    name: str = Field(min_length=1)
+    times: int = Field(default=1, ge=1, le=5)
+
+
+class Greeted(BaseModel):
+    text: str
+
+
+@app.get("/hello/{name}")
+def hello(request: Request) -> Dict[str, str]:
+    return {"hello": request.path_params["name"]}
+
+
+@app.post("/greetings", body=Greeting, response=Greeted, status=201)
+async def greet(request: Request) -> Greeted:
+    greeting = Greeting.model_validate(request.json())
+    if greeting.name == "nobody":
+        raise HTTPError(422, "nobody cannot be greeted")
+    return Greeted(text=" ".join([f"Hello, {greeting.name}!"] * greeting.times))
+
+
+if __name__ == "__main__":
+    app.run(port=8080)
