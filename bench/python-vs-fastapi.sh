@@ -8,9 +8,9 @@
 #   BENCH_ARMATURE      binding served by ci/serve (default python; rust to try the script out)
 #   BENCH_ARMATURE_CMD  the whole command of the armature side (default: bash ci/serve $BENCH_ARMATURE);
 #                       it must serve ARMATURE_SERVER__PORT and answer /ready
-#   BENCH_STAGES        off (default): the authorization policy, decision log, access log and metrics
-#                       off, as in serve-and-load.sh, since FastAPI does none of that; on: the whole
-#                       conformance pipeline
+#   BENCH_STAGES        on (default): the whole conformance pipeline (the target is measured
+#                       with it); off: the authorization policy, decision log, access log and metrics
+#                       off, as in serve-and-load.sh, since FastAPI does none of that
 #   BENCH_UVICORN       plain (default): uvicorn's h11 and asyncio; standard: httptools and uvloop,
 #                       what uvicorn[standard] (and fastapi[standard]) would pick
 #   BENCH_WARMUP        seconds of warm-up per endpoint (default 2)
@@ -24,7 +24,7 @@ seconds="${1:-10}"
 warmup="${BENCH_WARMUP:-2}"
 armature="${BENCH_ARMATURE:-python}"
 armature_cmd="${BENCH_ARMATURE_CMD:-bash ci/serve $armature}"
-stages="${BENCH_STAGES:-off}"
+stages="${BENCH_STAGES:-on}"
 uvicorn_mode="${BENCH_UVICORN:-plain}"
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 2; }
 command -v taskset >/dev/null || { echo "taskset is missing: apt-get install util-linux" >&2; exit 2; }

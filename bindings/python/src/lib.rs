@@ -12,6 +12,10 @@ mod service;
 
 use pyo3::prelude::*;
 
+/// Rust allocations of the extension only; Python objects keep CPython's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The module Python imports as `armature._native`.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {

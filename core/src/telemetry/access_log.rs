@@ -35,6 +35,9 @@ pub const QUEUE_CAPACITY: usize = 8192;
 /// last lines.
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 
+/// How long the writer lets lines gather after writing a batch.
+const COALESCE: Duration = Duration::from_millis(2);
+
 /// Size of the write buffer in front of stdout/stderr: lines are written in batches, one system
 /// call per burst rather than per request.
 const WRITE_BUFFER: usize = 64 * 1024;
@@ -207,6 +210,10 @@ impl LogWriter {
                 }
                 // Nothing useful to do with a flush error but keep going: the next flush retries.
                 let _ = sink.flush();
+                // Let the next lines gather before waking again: a writer woken for every line
+                // costs each request a thread switch and a write system call, which on a busy
+                // core is more than formatting the line. A line waits at most this long.
+                std::thread::sleep(COALESCE);
             }
             let _ = sink.flush();
             let _ = finished_tx.send(());
