@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import sys
 from typing import Any, Awaitable, Callable, Dict, Set
 
@@ -70,12 +71,24 @@ class Dispatcher:
 
     def drain(self) -> None:
         take = self._service.take
+        yielded = False
         while True:
             batch = take(BATCH)
             for request in batch:
                 self._dispatch(request)
-            if len(batch) < BATCH:
-                return
+            if len(batch) == BATCH:
+                continue
+            if batch and not yielded:
+                # Give the core's threads the CPU once before going back to the selector: when
+                # they share a core with this thread, they then finish routing and validating
+                # the other ready requests, and the next take gets them all. Measured on one
+                # core (wrk -c64, GET /json, whole pipeline): 2 requests per wake-up and ~12k
+                # requests/s without this, ~40 and ~19-21k with it. On an idle core it returns
+                # at once. Once per wake-up, so async handlers' callbacks are never starved.
+                yielded = True
+                os.sched_yield()
+                continue
+            return
 
     async def settle(self) -> None:
         """Waits for the async handlers still running."""
