@@ -1,14 +1,21 @@
 //! Core's typed errors as Python exceptions: one base class, one subclass per kind of failure,
 //! the message being core's own (which names the file, key or document place at fault).
 
-use armature_core::{AppError, ConfigError as CoreConfigError, ContractError as CoreContractError, ServerError as CoreServerError};
+use armature_core::{
+    AppError, ConfigError as CoreConfigError, ContractError as CoreContractError, ServerError as CoreServerError,
+};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::PyErr;
 
 create_exception!(armature, ArmatureError, PyException, "Base class of the errors Armature raises.");
 create_exception!(armature, ConfigError, ArmatureError, "The configuration cannot be loaded or is invalid.");
-create_exception!(armature, ContractError, ArmatureError, "The contract cannot be served, or a handler does not fit it.");
+create_exception!(
+    armature,
+    ContractError,
+    ArmatureError,
+    "The contract cannot be served, or a handler does not fit it."
+);
 create_exception!(armature, ServerError, ArmatureError, "The server cannot start (the port is taken, for instance).");
 
 pub(crate) fn config_error(error: CoreConfigError) -> PyErr {
@@ -21,9 +28,10 @@ pub(crate) fn contract_error(error: CoreContractError) -> PyErr {
 
 pub(crate) fn app_error(error: AppError) -> PyErr {
     match error {
-        AppError::UnknownOperation(_) | AppError::DuplicateHandler(_) | AppError::Contract(_) | AppError::NoContract => {
-            ContractError::new_err(error.to_string())
-        }
+        AppError::UnknownOperation(_)
+        | AppError::DuplicateHandler(_)
+        | AppError::Contract(_)
+        | AppError::NoContract => ContractError::new_err(error.to_string()),
         // Key files, policies and telemetry endpoints come from the configuration.
         AppError::Identity(_) | AppError::Authorization(_) | AppError::Telemetry(_) => {
             ConfigError::new_err(error.to_string())

@@ -48,7 +48,8 @@ impl Request {
         headers: Option<Vec<(String, String)>>,
         body: Bytes,
     ) -> PyResult<()> {
-        let status = StatusCode::from_u16(status).map_err(|_| PyValueError::new_err(format!("invalid status {status}")))?;
+        let status =
+            StatusCode::from_u16(status).map_err(|_| PyValueError::new_err(format!("invalid status {status}")))?;
         let mut map = HeaderMap::new();
         if let Some(content_type) = content_type {
             map.insert(CONTENT_TYPE, header_value(content_type)?);
@@ -209,7 +210,10 @@ impl Request {
     }
 
     fn __repr__(&self) -> String {
-        format!("<armature.Request {} {} operation_id={:?}>", self.inner.method, self.inner.path, &*self.inner.operation_id)
+        format!(
+            "<armature.Request {} {} operation_id={:?}>",
+            self.inner.method, self.inner.path, &*self.inner.operation_id
+        )
     }
 
     /// Answers with raw bytes.
@@ -259,7 +263,8 @@ impl Request {
 
     /// The handler refused on purpose: a `refused` problem with this status and public detail.
     fn _refuse(&self, status: u16, detail: String) -> PyResult<()> {
-        let status = StatusCode::from_u16(status).map_err(|_| PyValueError::new_err(format!("invalid status {status}")))?;
+        let status =
+            StatusCode::from_u16(status).map_err(|_| PyValueError::new_err(format!("invalid status {status}")))?;
         self.finish(Err(HandlerError::Refused { status, detail }))
     }
 

@@ -70,7 +70,9 @@ impl Service {
         workers: Option<usize>,
     ) -> PyResult<Self> {
         let document: Option<Value> = match &contract_document {
-            Some(doc) => Some(pythonize::depythonize(doc).map_err(|e| PyValueError::new_err(format!("contract: {e}")))?),
+            Some(doc) => {
+                Some(pythonize::depythonize(doc).map_err(|e| PyValueError::new_err(format!("contract: {e}")))?)
+            }
             None => None,
         };
         let specs = operations
@@ -170,7 +172,9 @@ impl Service {
                 let headers: Vec<(String, String)> = parts
                     .headers
                     .iter()
-                    .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                    .map(|(name, value)| {
+                        (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+                    })
                     .collect();
                 let result = on_done.call1(py, (parts.status.as_u16(), headers, PyBytes::new(py, &body)));
                 if let Err(error) = result {

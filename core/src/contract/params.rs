@@ -615,10 +615,12 @@ fn decode_header<'h>(spec: &ParamSpec, header: &dyn Fn(&str) -> Vec<&'h str>) ->
 /// Every `name=value` pair of the given Cookie header values, in order, with a value's wrapping
 /// DQUOTEs removed (RFC 6265 allows them; they are not part of the value).
 pub fn cookie_pairs<'c, 'h>(cookies: &'h [&'c str]) -> impl Iterator<Item = (&'c str, &'c str)> + 'h {
-    cookies.iter().flat_map(|header| header.split(';')).filter_map(|pair| pair.trim().split_once('=')).map(|(key, value)| {
-        let value = value.trim();
-        (key.trim(), value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value))
-    })
+    cookies.iter().flat_map(|header| header.split(';')).filter_map(|pair| pair.trim().split_once('=')).map(
+        |(key, value)| {
+            let value = value.trim();
+            (key.trim(), value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value))
+        },
+    )
 }
 
 /// Finds the first cookie with the given name across all Cookie header values (also how the
