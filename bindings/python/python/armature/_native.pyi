@@ -1,6 +1,8 @@
-# Type stubs of the extension module armature._native (bindings/python/src). Checked against
-# the module by bindings/python/tests/test_stubs.py.
-from typing import Any, Callable, Mapping, Optional, Sequence
+# Type stubs of the extension module armature._native (bindings/python/src). ci/test-python
+# checks them against the built module with mypy's stubtest.
+from typing import Any, Callable, Mapping, Optional, Sequence, final
+
+__all__ = ["ArmatureError", "CORE_VERSION", "ConfigError", "ContractError", "Request", "ServerError", "Service"]
 
 CORE_VERSION: str
 
@@ -9,6 +11,7 @@ class ConfigError(ArmatureError): ...
 class ContractError(ArmatureError): ...
 class ServerError(ArmatureError): ...
 
+@final
 class Request:
     """An incoming request that passed the pipeline; attributes are read lazily from core."""
 
@@ -61,11 +64,12 @@ class Request:
     def _refuse(self, status: int, detail: str) -> None: ...
     def _abandon(self) -> None: ...
 
+@final
 class Service:
     """A built application (internal: use armature.App)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         config_path: Optional[str] = None,
         contract_path: Optional[str] = None,
@@ -78,7 +82,7 @@ class Service:
         port: Optional[int] = None,
         reuse_port: Optional[bool] = None,
         workers: Optional[int] = None,
-    ) -> None: ...
+    ) -> "Service": ...
     def readable_fd(self) -> int: ...
     def take(self, max: int) -> list[Request]: ...
     def is_finished(self) -> bool: ...
