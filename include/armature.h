@@ -457,6 +457,18 @@ ArmatureStatus armature_responder_fail(struct ArmatureResponder *responder,
                                        size_t message_len,
                                        struct ArmatureError **error);
 
+// Answers that the handler refuses the request on purpose: the pipeline sends a `refused`
+// problem with `status` (400-599) and `detail`, which, unlike `armature_responder_fail`'s
+// message, is shown to the client. Same rules as `armature_responder_finish`; a status outside
+// 400-599 is `ARMATURE_STATUS_INVALID_ARGUMENT` and leaves the responder unanswered.
+//
+// Ownership: `detail` is copied. Thread safety: any thread; never blocks.
+ArmatureStatus armature_responder_refuse(struct ArmatureResponder *responder,
+                                         uint16_t status,
+                                         const uint8_t *detail,
+                                         size_t detail_len,
+                                         struct ArmatureError **error);
+
 // Whether the request still waits for this answer (false once finished, timed out or
 // abandoned by the client): lets a long handler give up early.
 //

@@ -208,6 +208,31 @@ pub extern "C" fn armature_responder_fail(
     })
 }
 
+/// Answers that the handler refuses the request on purpose: the pipeline sends a `refused`
+/// problem with `status` (400-599) and `detail`, which, unlike `armature_responder_fail`'s
+/// message, is shown to the client. Same rules as `armature_responder_finish`; a status outside
+/// 400-599 is `ARMATURE_STATUS_INVALID_ARGUMENT` and leaves the responder unanswered.
+///
+/// Ownership: `detail` is copied. Thread safety: any thread; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_responder_refuse(
+    responder: *mut ArmatureResponder,
+    status: u16,
+    detail: *const u8,
+    detail_len: usize,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    on_responder(responder, error, |r| {
+        // SAFETY: the caller passes `detail_len` readable bytes at `detail`.
+        let detail = unsafe { str_in(detail, detail_len, "detail") }?;
+        let status = StatusCode::from_u16(status)
+            .ok()
+            .filter(|s| s.is_client_error() || s.is_server_error())
+            .ok_or_else(|| FfiError::InvalidArgument(format!("a refusal's status must be 400-599, not {status}")))?;
+        r.send(|_| Err(HandlerError::Refused { status, detail: detail.to_owned() }))
+    })
+}
+
 /// Whether the request still waits for this answer (false once finished, timed out or
 /// abandoned by the client): lets a long handler give up early.
 ///

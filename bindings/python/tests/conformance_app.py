@@ -108,6 +108,11 @@ def failing_handler() -> None:
     raise RuntimeError("database exploded")
 
 
+@app.operation("refusingHandler")
+def refusing_handler() -> None:
+    raise armature.HTTPError(409, "the handler refused this request")
+
+
 @app.operation("slowHandler")
 async def slow_handler(request: Request) -> Dict[str, int]:
     ms = int(request.query.get("ms", 0))

@@ -90,6 +90,15 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         .handler("undocumentedStatus", sync(|_| Ok(HandlerResponse::json(StatusCode::IM_A_TEAPOT, &json!({})))))
         .handler("failingHandler", sync(|_| Err(HandlerError::Failed("database exploded".into()))))
         .handler(
+            "refusingHandler",
+            sync(|_| {
+                Err(HandlerError::Refused {
+                    status: StatusCode::CONFLICT,
+                    detail: "the handler refused this request".into(),
+                })
+            }),
+        )
+        .handler(
             "slowHandler",
             Handler::from_async(|r: HandlerRequest| async move {
                 let ms = r.params.query.get("ms").and_then(Value::as_u64).unwrap_or(0);

@@ -250,6 +250,15 @@ static void failing_handler(ArmatureRequest *req, ArmatureResponder *res) {
     fail(res, "database exploded");
 }
 
+static void refusing_handler(ArmatureRequest *req, ArmatureResponder *res) {
+    (void)req;
+    ArmatureStatus s = armature_responder_refuse(res, 409, LIT("the handler refused this request"), NULL);
+    if (s != ARMATURE_STATUS_OK && s != ARMATURE_STATUS_GONE) {
+        fprintf(stderr, "conformance_service: refuse: %s\n", armature_status_name(s));
+    }
+    armature_responder_free(res);
+}
+
 /* slowHandler sleeps on a thread of its own: handlers must not block core threads, and the
  * answer then comes from a thread Armature never saw. Counted so that exit waits for them. */
 static atomic_int sleepers;
@@ -378,6 +387,7 @@ static const Route routes[] = {
     {"brokenResponse", broken_response},
     {"undocumentedStatus", undocumented_status},
     {"failingHandler", failing_handler},
+    {"refusingHandler", refusing_handler},
     {"slowHandler", slow_handler},
     {"droppedResponder", dropped_responder},
     {"whoami", whoami},

@@ -222,6 +222,9 @@ int main(void) {
                       ARMATURE_STATUS_INVALID_ARGUMENT);
         EXPECT_STATUS(armature_responder_add_header(res, LIT("x-ok"), LIT("yes"), NULL), ARMATURE_STATUS_OK);
         EXPECT_STATUS(armature_responder_set_body(res, NULL, 3, NULL), ARMATURE_STATUS_NULL_ARGUMENT);
+        /* A refusal must carry an error status; a refused call leaves the responder unanswered. */
+        EXPECT_STATUS(armature_responder_refuse(res, 200, LIT("fine"), NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(armature_responder_refuse(res, 600, LIT("odd"), NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
         bool waiting = false;
         EXPECT_STATUS(armature_responder_is_waiting(res, &waiting, NULL), ARMATURE_STATUS_OK);
         EXPECT(waiting);
@@ -235,6 +238,7 @@ int main(void) {
         EXPECT_STATUS(armature_responder_set_status(res, 201, NULL), ARMATURE_STATUS_ALREADY_FINISHED);
         EXPECT_STATUS(armature_responder_respond(res, 200, NULL, 0, NULL, 0, NULL), ARMATURE_STATUS_ALREADY_FINISHED);
         EXPECT_STATUS(armature_responder_fail(res, LIT("late"), NULL), ARMATURE_STATUS_ALREADY_FINISHED);
+        EXPECT_STATUS(armature_responder_refuse(res, 409, LIT("late"), NULL), ARMATURE_STATUS_ALREADY_FINISHED);
         EXPECT_STATUS(armature_responder_is_waiting(res, &waiting, NULL), ARMATURE_STATUS_OK);
         EXPECT(!waiting);
         armature_responder_free(res);
