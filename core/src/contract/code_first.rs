@@ -6,7 +6,8 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{document, ContractError};
+use super::router::template_params;
+use super::{document, ContractError, METHODS};
 
 /// One operation declared in code. Deserializable, so a binding can hand over the dict or
 /// object its decorator built.
@@ -78,8 +79,6 @@ fn yes() -> bool {
     true
 }
 
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
-
 /// An OpenAPI 3.1 document with no operations, for a service declared entirely in code.
 pub fn empty_document(title: &str, version: &str) -> Value {
     json!({"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": {}})
@@ -91,14 +90,14 @@ pub fn empty_document(title: &str, version: &str) -> Value {
 pub fn add_operation(doc: &mut Value, spec: &OperationSpec) -> Result<(), ContractError> {
     let method = spec.method.to_ascii_lowercase();
     let at = format!("/paths/{}/{method}", document::escape(&spec.path));
-    if !METHODS.contains(&method.as_str()) {
+    if !METHODS.iter().any(|(key, _)| *key == method) {
         return Err(ContractError::new(&at, format!("unknown HTTP method {:?}", spec.method)));
     }
     if !spec.path.starts_with('/') {
         return Err(ContractError::new(&at, "a path must start with '/'"));
     }
-    let template_params = template_parameters(&spec.path);
-    if let Some(name) = spec.path_params.keys().find(|name| !template_params.contains(&name.as_str())) {
+    let in_template: Vec<&str> = template_params(&spec.path).collect();
+    if let Some(name) = spec.path_params.keys().find(|name| !in_template.contains(&name.as_str())) {
         return Err(ContractError::new(&at, format!("path parameter {name:?} is not in the template")));
     }
     let root = doc.as_object_mut().ok_or_else(|| ContractError::new("", "the document must be an object"))?;
@@ -108,12 +107,12 @@ pub fn add_operation(doc: &mut Value, spec: &OperationSpec) -> Result<(), Contra
     if item.contains_key(&method) {
         return Err(ContractError::new(&at, format!("{} {} is already declared", method.to_uppercase(), spec.path)));
     }
-    item.insert(method, operation_object(spec, &template_params));
+    item.insert(method, operation_object(spec, &in_template));
     Ok(())
 }
 
-fn operation_object(spec: &OperationSpec, template_params: &[&str]) -> Value {
-    let mut parameters: Vec<Value> = template_params
+fn operation_object(spec: &OperationSpec, in_template: &[&str]) -> Value {
+    let mut parameters: Vec<Value> = in_template
         .iter()
         .map(|name| {
             let schema = spec.path_params.get(*name).cloned().unwrap_or_else(|| json!({"type": "string"}));
@@ -171,11 +170,6 @@ fn responses_object(responses: &[ResponseSpec]) -> Value {
         object.insert(response.status.to_string(), Value::Object(entry));
     }
     Value::Object(object)
-}
-
-/// The `{name}` parameters of a path template, in order.
-fn template_parameters(path: &str) -> Vec<&str> {
-    path.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name)).collect()
 }
 
 fn merge_components(root: &mut Map<String, Value>, schemas: &Map<String, Value>) -> Result<(), ContractError> {

@@ -19,6 +19,8 @@
 
 use serde_json::{json, Map, Value};
 
+use super::METHODS;
+
 /// Which OpenAPI major.minor the document declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenApiVersion {
@@ -37,9 +39,6 @@ pub enum View {
     /// What the server sends.
     Response,
 }
-
-/// Operation keys of a Path Item Object.
-const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// How deep `readOnly`/`writeOnly` are looked for through `$ref` and `allOf`: enough for any real
 /// contract, and it keeps a recursive schema (`Node -> allOf -> Node`) from looping forever.
@@ -157,8 +156,8 @@ impl Converter<'_> {
         for parameter in elements_mut(item.get_mut("parameters")) {
             self.parameter(parameter);
         }
-        for method in METHODS {
-            let Some(operation) = item.get_mut(method) else { continue };
+        for (method, _) in &METHODS {
+            let Some(operation) = item.get_mut(*method) else { continue };
             for parameter in elements_mut(operation.get_mut("parameters")) {
                 self.parameter(parameter);
             }
