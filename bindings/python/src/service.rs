@@ -38,9 +38,8 @@ struct ServerState {
     port: Option<u16>,
 }
 
-/// Where the configuration comes from and what `App.run` overrides in it.
-#[derive(FromPyObject, Default)]
-pub struct ServerOverrides {
+/// What `App.run` overrides in the configuration's `server` section.
+struct ServerOverrides {
     host: Option<String>,
     port: Option<u16>,
     reuse_port: Option<bool>,
@@ -96,11 +95,6 @@ impl Service {
         self.queue.take_polled(max).into_iter().map(Request::new).collect()
     }
 
-    /// Whether the queue was closed (the server stopped) and holds nothing more.
-    fn is_finished(&self) -> bool {
-        self.queue.is_closed() && self.queue.is_empty()
-    }
-
     /// Starts serving on the core's threads; returns the bound port.
     fn start(&self, py: Python<'_>) -> PyResult<u16> {
         let mut state = self.state();
@@ -136,11 +130,6 @@ impl Service {
     /// The served OpenAPI document as JSON text (what `/openapi.json` answers).
     fn openapi_json(&self) -> PyResult<String> {
         String::from_utf8(self.app.contract().json().to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
-    }
-
-    /// The operationIds of the contract, in document order.
-    fn operation_ids(&self) -> Vec<String> {
-        self.app.contract().operations().iter().map(|op| op.id.to_string()).collect()
     }
 
     /// Sends one request through the whole pipeline in-process (no socket) and calls

@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
 import pytest
+import service_process
 from conformance_cases import Case, Send, Sent, http_send, load_cases, run_case
 
 from armature.testing import TestClient
@@ -40,26 +37,13 @@ def in_process() -> Iterator[Send]:
 
 @pytest.fixture(scope="module")
 def over_http() -> Iterator[Send]:
-    port = _free_port()
+    port = service_process.free_port()
     env = {**os.environ, "ARMATURE_SERVER__PORT": str(port)}
-    service = subprocess.Popen(
-        [sys.executable, str(HERE / "conformance_app.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    service = service_process.start([sys.executable, str(HERE / "conformance_app.py")], port, env, cwd=ROOT)
     try:
-        _wait_ready(port, service)
         yield http_send(f"http://127.0.0.1:{port}")
     finally:
-        service.send_signal(signal.SIGTERM)
-        try:
-            _, errors = service.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            service.kill()
-            raise
-    assert service.returncode == 0, f"exit status {service.returncode} after SIGTERM:\n{errors.decode()[-4000:]}"
+        service_process.stop(service, signal.SIGTERM)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -71,23 +55,3 @@ def test_case_in_process(case: Case, in_process: Send) -> None:
 def test_case_over_http(case: Case, over_http: Send) -> None:
     run_case(case, over_http)
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_ready(port: int, service: "subprocess.Popen[bytes]") -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if service.poll() is not None:
-            raise RuntimeError(f"the conformance service exited with status {service.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the conformance service did not become ready in 60 s")

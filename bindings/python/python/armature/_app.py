@@ -168,10 +168,10 @@ class App:
             return
         if not hasattr(os, "fork"):
             raise RuntimeError("workers > 1 needs os.fork (Unix)")
-        # Build once here so a bad contract or configuration fails before any fork.
-        self.build(host=host, port=port)
         if port == 0:
             raise ValueError("workers > 1 need a fixed port to share, not 0")
+        # Build once here so a bad contract or configuration fails before any fork.
+        self.build(host=host, port=port)
         _run_workers(workers, lambda: self._serve(host=host, port=port, reuse_port=True))
 
     def _serve(self, **server: Any) -> None:

@@ -20,9 +20,7 @@ from urllib.parse import urlencode
 
 from ._app import App
 from ._dispatch import Dispatcher
-from ._response import Headers, _header_list
-
-_UNSET: Any = object()
+from ._response import _UNSET, Headers, _header_list
 
 QueryParams = Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]
 
