@@ -1,0 +1,3 @@
+module armature.bench/nethttp
+
+go 1.26
