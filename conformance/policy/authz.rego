@@ -12,7 +12,11 @@ import rego.v1
 # The first branch that holds decides, so the rules read top to bottom like a firewall.
 default decision := {"allow": false, "reason": "no rule allows this request"}
 
-decision := {"allow": conflicting_answer} if {
+decision := {"allow": false, "reason": "the policy can see a credential"} if {
+	# The core withholds every credential location the identity stage reads (conformance
+	# cases "the policy sees no ..."): a policy that could see one would deny here.
+	credential_visible
+} else := {"allow": conflicting_answer} if {
 	# Deliberately broken for the policy-error case: two complete values for one rule make the
 	# evaluation fail, and a failed evaluation must refuse the request (500), never allow it.
 	"policy-test" in input.operation.tags
@@ -40,6 +44,13 @@ decision := {"allow": conflicting_answer} if {
 }
 
 roles contains role if some role in input.identity.claims.roles
+
+credential_headers := {"authorization", "proxy-authorization", "cookie", "x-api-key", "x-forwarded-client-cert"}
+
+credential_visible if {
+	some name in credential_headers
+	input.attributes.request.http.headers[name]
+}
 
 conflicting_answer := true if "policy-test" in input.operation.tags
 

@@ -13,9 +13,9 @@ use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE}
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full, Limited};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::authorization::{self, AuthorizationRequest, Authorizer};
+use crate::authorization::{self, AuthorizationRequest, Authorizer, PolicyOperation};
 use crate::config::{Config, ResponseValidation};
 use crate::contract::{Contract, Operation, RouteMatch};
 use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Identity, Responder};
@@ -117,12 +117,21 @@ impl AppBuilder {
         }
         let operation_ids = contract.operations().iter().map(|o| Arc::from(o.id.as_str())).collect();
         let authenticator = Authenticator::new(&self.config.identity, &contract)?;
-        let authorizer = Authorizer::new(&self.config.authorization)?;
+        let authorizer = Authorizer::new(&self.config.authorization, &authenticator.credential_locations())?;
+        let policy_operations = match &authorizer {
+            Some(authorizer) => contract
+                .operations()
+                .iter()
+                .map(|op| authorizer.operation(&op.id, &op.tags, &op.path_template))
+                .collect(),
+            None => Vec::new(),
+        };
         let telemetry = Telemetry::new(&self.config.telemetry)?;
         Ok(App {
             inner: Arc::new(AppInner {
                 authenticator,
                 authorizer,
+                policy_operations,
                 telemetry,
                 request_timeout: Duration::from_millis(self.config.server.request_timeout_ms),
                 contract,
@@ -145,6 +154,8 @@ pub struct App {
 struct AppInner {
     authenticator: Authenticator,
     authorizer: Option<Authorizer>,
+    /// `input.operation`'s constant parts, by operation index (empty without a policy).
+    policy_operations: Vec<PolicyOperation>,
     telemetry: Telemetry,
     contract: Arc<Contract>,
     config: Config,
@@ -296,9 +307,23 @@ impl App {
         progress.request_bytes = body.len() as u64;
 
         let mut headers = parts.headers.clone();
+        // Parsed once, when the policy asks for it, and handed on to validation and the handler.
+        let mut parsed_body = None;
         if let Some(authorizer) = &inner.authorizer {
+            // The body is parsed for the policy only when asked for: most policies never look at it.
+            if authorizer.include_body() && !body.is_empty() {
+                parsed_body = serde_json::from_slice::<Value>(&body).ok();
+            }
             let stage = progress.stage_start();
-            let decided = self.authorize(authorizer, operation, &path_params, parts, &body, &identity, request_id);
+            let decided = self.authorize(
+                authorizer,
+                operation_index,
+                &path_params,
+                parts,
+                parsed_body.as_ref(),
+                &identity,
+                request_id,
+            );
             progress.stage_end("authorization", stage);
             for (name, value) in decided? {
                 headers.append(name, value);
@@ -306,7 +331,14 @@ impl App {
         }
 
         let stage = progress.stage_start();
-        let checked = validation::check_request(operation, &path_params, parts, &body, inner.config.validation.request);
+        let checked = validation::check_request(
+            operation,
+            &path_params,
+            parts,
+            &body,
+            inner.config.validation.request,
+            parsed_body,
+        );
         progress.stage_end("request_check", stage);
         let checked = checked.inspect_err(|problem| self.count_validation_failures(problem))?;
         let Some(handler) = &inner.handlers[operation_index] else {
@@ -323,6 +355,7 @@ impl App {
             params: checked.params,
             headers,
             body,
+            json: checked.json,
             request_id: request_id.to_owned(),
             trace: trace.clone(),
             identity,
@@ -382,34 +415,22 @@ impl App {
     fn authorize(
         &self,
         authorizer: &Authorizer,
-        operation: &Operation,
+        operation_index: usize,
         path_params: &[(&str, &str)],
         parts: &http::request::Parts,
-        body: &Bytes,
+        parsed_body: Option<&Value>,
         identity: &Identity,
         request_id: &str,
     ) -> Result<Vec<(HeaderName, HeaderValue)>, Problem> {
         let inner = &*self.inner;
-        // The body is parsed for the policy only when asked for: most policies never look at it.
-        let parsed_body = (authorizer.include_body() && !body.is_empty())
-            .then(|| serde_json::from_slice::<Value>(body).ok())
-            .flatten();
-        let path_params: Map<String, Value> = path_params
-            .iter()
-            .map(|(name, raw)| {
-                let decoded = percent_encoding::percent_decode_str(raw).decode_utf8_lossy();
-                ((*name).to_owned(), Value::String(decoded.into_owned()))
-            })
-            .collect();
+        let operation = inner.contract.operation_at(operation_index);
         let started = Instant::now();
         let result = authorizer.authorize(&AuthorizationRequest {
             parts,
-            body: parsed_body.as_ref(),
+            body: parsed_body,
             identity,
-            operation_id: &operation.id,
-            tags: &operation.tags,
-            path_template: &operation.path_template,
-            path_params: &path_params,
+            operation: &inner.policy_operations[operation_index],
+            path_params,
         });
         if inner.config.authorization.decision_log {
             let line =

@@ -50,6 +50,9 @@ pub struct HandlerRequest {
     pub headers: HeaderMap,
     /// The request body (already checked against the contract).
     pub body: Bytes,
+    /// The body as the pipeline parsed it, when the contract declares a JSON body for the
+    /// request's content type and request validation is on; None otherwise (parse `body`).
+    pub json: Option<Value>,
     /// The request id echoed in `x-request-id`.
     pub request_id: String,
     /// The trace and the server span of this request.
@@ -402,6 +405,7 @@ mod tests {
             params: Params::default(),
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            json: None,
             request_id: n.to_string(),
             trace: TraceContext::new_root(),
             identity: Identity::default(),

@@ -186,6 +186,10 @@ impl Request {
         if self.inner.body.is_empty() {
             return Ok(py.None().into_bound(py));
         }
+        // The pipeline's own parse when it validated a JSON body: no second parse.
+        if let Some(value) = &self.inner.json {
+            return to_python(py, value);
+        }
         let value: Value = serde_json::from_slice(&self.inner.body)
             .map_err(|e| PyValueError::new_err(format!("body is not JSON: {e}")))?;
         to_python(py, &value)

@@ -35,8 +35,8 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         .handler("getUser", sync(move |r| ok_json(user(r.params.path.get("id").cloned().unwrap_or(Value::Null)))))
         .handler(
             "createUser",
-            sync(|r| {
-                let mut body = body_object(&r)?;
+            sync(|mut r| {
+                let mut body = body_object(&mut r)?;
                 body.remove("password");
                 body.insert("id".into(), json!(1));
                 Ok(HandlerResponse::json(StatusCode::CREATED, &Value::Object(body)))
@@ -44,8 +44,8 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         )
         .handler(
             "updateUser",
-            sync(move |r| {
-                let mut body = body_object(&r)?;
+            sync(move |mut r| {
+                let mut body = body_object(&mut r)?;
                 body.remove("password");
                 body.insert("id".into(), r.params.path.get("id").cloned().unwrap_or(Value::Null));
                 ok_json(Value::Object(body))
@@ -71,7 +71,7 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         .handler("getItems", sync(move |r| ok_json(json!({"ids": r.params.path.get("ids")}))))
         .handler(
             "createPet",
-            sync(|r| Ok(HandlerResponse::json(StatusCode::CREATED, &Value::Object(body_object(&r)?)))),
+            sync(|mut r| Ok(HandlerResponse::json(StatusCode::CREATED, &Value::Object(body_object(&mut r)?)))),
         )
         .handler("echoText", sync(|r| Ok(HandlerResponse::new(StatusCode::OK, "text/plain", r.body.clone()))))
         .handler(
@@ -124,8 +124,8 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         )
         .handler(
             "createNote",
-            sync(|r| {
-                let body = body_object(&r)?;
+            sync(|mut r| {
+                let body = body_object(&mut r)?;
                 let note = json!({"owner": r.params.path.get("owner"), "text": body.get("text"), "author": r.identity.subject});
                 Ok(HandlerResponse::json(StatusCode::CREATED, &note))
             }),
@@ -139,9 +139,13 @@ fn user(id: Value) -> Value {
     json!({"id": id, "name": "Alice", "email": "alice@example.com", "age": 30})
 }
 
-/// The request body as a JSON object (the pipeline already validated it).
-fn body_object(request: &HandlerRequest) -> Result<Map<String, Value>, HandlerError> {
-    match serde_json::from_slice(&request.body) {
+/// The request body as a JSON object: the one the pipeline parsed and validated, else parsed here.
+fn body_object(request: &mut HandlerRequest) -> Result<Map<String, Value>, HandlerError> {
+    let parsed = match request.json.take() {
+        Some(json) => Ok(json),
+        None => serde_json::from_slice(&request.body),
+    };
+    match parsed {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(HandlerError::Failed("body is not a JSON object".into())),
     }

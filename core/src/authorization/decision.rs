@@ -5,6 +5,26 @@ use regorus::Value;
 
 use super::{Decision, EvaluationError};
 
+/// The decision object's keys, made once: looking a key up by a fresh `Value` would allocate
+/// its string on every request.
+pub(crate) struct DecisionKeys {
+    allow: Value,
+    status: Value,
+    reason: Value,
+    headers: Value,
+}
+
+impl DecisionKeys {
+    pub(crate) fn new() -> Self {
+        Self {
+            allow: Value::from("allow"),
+            status: Value::from("status"),
+            reason: Value::from("reason"),
+            headers: Value::from("headers"),
+        }
+    }
+}
+
 /// Interprets the decision rule's value.
 ///
 /// `true`/`false` decide alone. An object must carry a boolean `allow` and may carry `status`
@@ -16,23 +36,24 @@ use super::{Decision, EvaluationError};
 /// "nothing allowed this" is the ordinary meaning of an undefined allow rule in Rego, and failing
 /// closed with 403 is what such a policy's author expects. A value of any other type cannot be
 /// read either way and is [`EvaluationError::Malformed`].
-pub(crate) fn parse(value: &Value) -> Result<Decision, EvaluationError> {
+pub(crate) fn parse(value: &Value, keys: &DecisionKeys) -> Result<Decision, EvaluationError> {
     match value {
         Value::Bool(allow) => Ok(Decision::plain(*allow)),
         Value::Undefined => Ok(Decision::plain(false)),
-        Value::Object(_) => parse_object(value),
+        Value::Object(object) => parse_object(object, keys),
         other => Err(malformed(format!("expected a boolean or an object, got {}", kind(other)))),
     }
 }
 
-fn parse_object(value: &Value) -> Result<Decision, EvaluationError> {
-    let allow = match &value["allow"] {
+fn parse_object(object: &regorus::value::Object, keys: &DecisionKeys) -> Result<Decision, EvaluationError> {
+    let field = |key: &Value| object.get(key).unwrap_or(&Value::Undefined);
+    let allow = match field(&keys.allow) {
         Value::Bool(allow) => *allow,
         Value::Undefined => return Err(malformed("the decision object has no \"allow\"".to_owned())),
         other => return Err(malformed(format!("\"allow\" must be a boolean, got {}", kind(other)))),
     };
 
-    let status = match &value["status"] {
+    let status = match field(&keys.status) {
         Value::Undefined | Value::Null => None,
         Value::Number(number) => {
             let status = number
@@ -46,13 +67,13 @@ fn parse_object(value: &Value) -> Result<Decision, EvaluationError> {
         other => return Err(malformed(format!("\"status\" must be an integer, got {}", kind(other)))),
     };
 
-    let reason = match &value["reason"] {
+    let reason = match field(&keys.reason) {
         Value::Undefined | Value::Null => None,
         Value::String(reason) => Some(reason.to_string()),
         other => return Err(malformed(format!("\"reason\" must be a string, got {}", kind(other)))),
     };
 
-    let headers = match &value["headers"] {
+    let headers = match field(&keys.headers) {
         Value::Undefined | Value::Null => Vec::new(),
         Value::Object(headers) => {
             let mut parsed = Vec::with_capacity(headers.len());

@@ -4,104 +4,331 @@
 //! Keeping the OPA-Envoy shape means a policy written for an Envoy sidecar runs here unchanged as
 //! long as it only reads `input.attributes.request.http`, `input.parsed_path`, `input.parsed_query`
 //! and `input.parsed_body`.
+//!
+//! The input is built directly as `regorus::Value`s, the engine's own representation: no JSON
+//! document is built and converted per request. Everything that does not depend on the request
+//! (the keys, `scheme`, the protocol names, each operation's `id`, `tags` and `path_template`, the
+//! anonymous identity) is made once in [`InputBuilder::new`] and shared by reference count.
+
+use std::collections::BTreeMap;
 
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
-use http::{HeaderMap, HeaderName, Version};
+use http::{HeaderMap, HeaderName, Method, Version};
 use percent_encoding::percent_decode_str;
-use serde_json::{json, Map, Value};
+use regorus::Value;
 
 use super::AuthorizationRequest;
+use crate::identity::{CredentialLocations, Identity, IdentityKind};
 
-/// Headers withheld from `input.attributes.request.http.headers`. The identity stage has already
-/// verified these credentials and the result is in `input.identity`; handing the raw secrets to
-/// policies would copy them into decision logs, `print` output and policy bundles written by
-/// people who never needed them. Denylisted rather than allowlisted so Envoy policies reading
-/// ordinary headers keep working.
-fn withheld(name: &HeaderName) -> bool {
-    *name == AUTHORIZATION || *name == PROXY_AUTHORIZATION || *name == COOKIE
+/// Object keys and constant values, made once.
+struct Keys {
+    attributes: Value,
+    request: Value,
+    http: Value,
+    method: Value,
+    path: Value,
+    headers: Value,
+    host: Value,
+    scheme: Value,
+    protocol: Value,
+    query: Value,
+    parsed_path: Value,
+    parsed_query: Value,
+    parsed_body: Value,
+    identity: Value,
+    operation: Value,
+    id: Value,
+    tags: Value,
+    path_template: Value,
+    path_params: Value,
+    kind: Value,
+    subject: Value,
+    claims: Value,
+    scopes: Value,
 }
 
-/// Builds the JSON input document for one request. `include_body` is the configuration switch;
-/// the body is only added when it is also present.
-pub(crate) fn build(request: &AuthorizationRequest<'_>, include_body: bool) -> Value {
-    let parts = request.parts;
-    let path = parts.uri.path();
-    let query = parts.uri.query().unwrap_or("");
-    // Envoy's `path` is the request target as sent, query included.
-    let full_path = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        .or_else(|| parts.uri.authority().map(|authority| authority.as_str().to_owned()))
-        .unwrap_or_default();
+impl Keys {
+    fn new() -> Self {
+        let key = |name: &str| Value::from(name);
+        Self {
+            attributes: key("attributes"),
+            request: key("request"),
+            http: key("http"),
+            method: key("method"),
+            path: key("path"),
+            headers: key("headers"),
+            host: key("host"),
+            scheme: key("scheme"),
+            protocol: key("protocol"),
+            query: key("query"),
+            parsed_path: key("parsed_path"),
+            parsed_query: key("parsed_query"),
+            parsed_body: key("parsed_body"),
+            identity: key("identity"),
+            operation: key("operation"),
+            id: key("id"),
+            tags: key("tags"),
+            path_template: key("path_template"),
+            path_params: key("path_params"),
+            kind: key("kind"),
+            subject: key("subject"),
+            claims: key("claims"),
+            scopes: key("scopes"),
+        }
+    }
+}
 
-    let mut input = Map::with_capacity(5);
-    input.insert(
-        "attributes".to_owned(),
-        json!({
-            "request": {
-                "http": {
-                    "method": parts.method.as_str(),
-                    "path": full_path,
-                    "headers": headers(&parts.headers),
-                    "host": host,
-                    // The server speaks plain HTTP; TLS, when there is any, ends at a proxy in front.
-                    // The client-supplied `:scheme` of HTTP/2 is not trusted for this reason.
-                    "scheme": "http",
-                    "protocol": protocol(parts.version),
-                    "query": query,
+/// The parts of `input.operation` that come from the contract, made once per operation.
+#[derive(Debug, Clone)]
+pub struct PolicyOperation {
+    id: Value,
+    tags: Value,
+    path_template: Value,
+    /// The whole `input.operation` with empty `path_params`: what an operation without path
+    /// parameters hands every request, as it is.
+    without_params: Value,
+}
+
+/// Header names whose `Value` is kept ready, so the usual headers cost no key allocation.
+const COMMON_HEADERS: [HeaderName; 13] = [
+    http::header::HOST,
+    http::header::USER_AGENT,
+    http::header::ACCEPT,
+    http::header::ACCEPT_ENCODING,
+    http::header::ACCEPT_LANGUAGE,
+    http::header::CONTENT_TYPE,
+    http::header::CONTENT_LENGTH,
+    http::header::CONNECTION,
+    http::header::ORIGIN,
+    http::header::REFERER,
+    http::header::CACHE_CONTROL,
+    http::header::IF_NONE_MATCH,
+    http::header::TE,
+];
+
+/// Builds the input of one request; made once per [`Authorizer`](super::Authorizer).
+pub(crate) struct InputBuilder {
+    keys: Keys,
+    http_scheme: Value,
+    methods: Vec<(Method, Value)>,
+    protocols: [Value; 5],
+    common_headers: Vec<(HeaderName, Value)>,
+    identity_kinds: [Value; 4],
+    anonymous: Value,
+    withheld_headers: Vec<HeaderName>,
+    withheld_query: Vec<String>,
+    include_body: bool,
+}
+
+impl InputBuilder {
+    pub(crate) fn new(include_body: bool, credentials: &CredentialLocations) -> Self {
+        let keys = Keys::new();
+        let identity_kinds = [IdentityKind::Anonymous, IdentityKind::Jwt, IdentityKind::ApiKey, IdentityKind::Mtls]
+            .map(|kind| Value::from(kind.as_str()));
+        let mut withheld_headers = vec![AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
+        for name in &credentials.headers {
+            if !withheld_headers.contains(name) {
+                withheld_headers.push(name.clone());
+            }
+        }
+        let mut builder = Self {
+            http_scheme: Value::from("http"),
+            methods: [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::HEAD,
+                Method::OPTIONS,
+            ]
+            .into_iter()
+            .map(|method| {
+                let value = Value::from(method.as_str());
+                (method, value)
+            })
+            .collect(),
+            protocols: ["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"].map(Value::from),
+            common_headers: COMMON_HEADERS.iter().map(|name| (name.clone(), Value::from(name.as_str()))).collect(),
+            anonymous: Value::Null,
+            identity_kinds,
+            withheld_headers,
+            withheld_query: credentials.query.clone(),
+            include_body,
+            keys,
+        };
+        builder.anonymous = builder.identity(&Identity::default());
+        builder
+    }
+
+    /// The constant parts of one operation's `input.operation`.
+    pub(crate) fn operation(&self, id: &str, tags: &[String], path_template: &str) -> PolicyOperation {
+        let id = Value::from(id);
+        let tags = Value::from(tags.iter().map(|tag| Value::from(tag.as_str())).collect::<Vec<_>>());
+        let path_template = Value::from(path_template);
+        let without_params = self.operation_value(&id, &tags, &path_template, Value::new_object());
+        PolicyOperation { id, tags, path_template, without_params }
+    }
+
+    fn operation_value(&self, id: &Value, tags: &Value, path_template: &Value, path_params: Value) -> Value {
+        let k = &self.keys;
+        object([
+            (k.id.clone(), id.clone()),
+            (k.tags.clone(), tags.clone()),
+            (k.path_template.clone(), path_template.clone()),
+            (k.path_params.clone(), path_params),
+        ])
+    }
+
+    /// Builds the input document for one request; the body is added only when `include_body`
+    /// is configured and the request carries one.
+    pub(crate) fn build(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let k = &self.keys;
+        let parts = request.parts;
+        let path = parts.uri.path();
+        let query = self.visible_query(parts.uri.query().unwrap_or(""));
+        // Envoy's `path` is the request target as sent, query included.
+        let full_path = if query.is_empty() { Value::from(path) } else { Value::from(format!("{path}?{query}")) };
+        let host = match parts.headers.get(http::header::HOST) {
+            Some(value) => Value::from(&*String::from_utf8_lossy(value.as_bytes())),
+            None => Value::from(parts.uri.authority().map_or("", |authority| authority.as_str())),
+        };
+        let http = object([
+            (k.method.clone(), self.method(&parts.method)),
+            (k.path.clone(), full_path),
+            (k.headers.clone(), self.headers(&parts.headers)),
+            (k.host.clone(), host),
+            // The server speaks plain HTTP; TLS, when there is any, ends at a proxy in front.
+            // The client-supplied `:scheme` of HTTP/2 is not trusted for this reason.
+            (k.scheme.clone(), self.http_scheme.clone()),
+            (k.protocol.clone(), self.protocol(parts.version)),
+            (k.query.clone(), Value::from(query.as_ref())),
+        ]);
+        let attributes = object([(k.request.clone(), object([(k.http.clone(), http)]))]);
+        let mut input = BTreeMap::new();
+        input.insert(k.attributes.clone(), attributes);
+        input.insert(k.parsed_path.clone(), parsed_path(path));
+        input.insert(k.parsed_query.clone(), self.parsed_query(&query));
+        if self.include_body {
+            if let Some(body) = request.body {
+                input.insert(k.parsed_body.clone(), Value::from(body.clone()));
+            }
+        }
+        let identity = match request.identity.kind {
+            IdentityKind::Anonymous if *request.identity == Identity::default() => self.anonymous.clone(),
+            _ => self.identity(request.identity),
+        };
+        input.insert(k.identity.clone(), identity);
+        let operation = request.operation;
+        let operation = if request.path_params.is_empty() {
+            operation.without_params.clone()
+        } else {
+            let params = request
+                .path_params
+                .iter()
+                .map(|(name, raw)| (Value::from(*name), Value::from(&*percent_decode_str(raw).decode_utf8_lossy())))
+                .collect::<BTreeMap<_, _>>();
+            self.operation_value(&operation.id, &operation.tags, &operation.path_template, Value::from(params))
+        };
+        input.insert(k.operation.clone(), operation);
+        Value::from(input)
+    }
+
+    /// `input.identity`: `{"kind", "subject", "claims", "scopes"}`, as [`Identity::to_json`].
+    fn identity(&self, identity: &Identity) -> Value {
+        let k = &self.keys;
+        let kind = match identity.kind {
+            IdentityKind::Anonymous => 0,
+            IdentityKind::Jwt => 1,
+            IdentityKind::ApiKey => 2,
+            IdentityKind::Mtls => 3,
+        };
+        object([
+            (k.kind.clone(), self.identity_kinds[kind].clone()),
+            (k.subject.clone(), identity.subject.as_deref().map_or(Value::Null, Value::from)),
+            (k.claims.clone(), Value::from(identity.claims.clone())),
+            (
+                k.scopes.clone(),
+                Value::from(identity.scopes.iter().map(|scope| Value::from(scope.as_str())).collect::<Vec<_>>()),
+            ),
+        ])
+    }
+
+    fn method(&self, method: &Method) -> Value {
+        match self.methods.iter().find(|(known, _)| known == method) {
+            Some((_, value)) => value.clone(),
+            None => Value::from(method.as_str()),
+        }
+    }
+
+    fn protocol(&self, version: Version) -> Value {
+        let index = match version {
+            Version::HTTP_09 => 0,
+            Version::HTTP_10 => 1,
+            Version::HTTP_2 => 3,
+            Version::HTTP_3 => 4,
+            _ => 2,
+        };
+        self.protocols[index].clone()
+    }
+
+    /// Header name -> value, repeated headers joined with "," as Envoy does. Values that are not
+    /// UTF-8 are passed lossily: a policy can still see the header exists. Credential headers
+    /// are withheld (see [`AuthorizationRequest`]).
+    fn headers(&self, headers: &HeaderMap) -> Value {
+        let mut map = BTreeMap::new();
+        for name in headers.keys() {
+            if self.withheld_headers.contains(name) {
+                continue;
+            }
+            let mut values = headers.get_all(name).iter();
+            let joined = match (values.next(), values.next()) {
+                (Some(only), None) => Value::from(&*String::from_utf8_lossy(only.as_bytes())),
+                _ => {
+                    let mut joined = String::new();
+                    for (index, value) in headers.get_all(name).iter().enumerate() {
+                        if index > 0 {
+                            joined.push(',');
+                        }
+                        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+                    }
+                    Value::from(joined)
                 }
-            }
-        }),
-    );
-    input.insert("parsed_path".to_owned(), parsed_path(path));
-    input.insert("parsed_query".to_owned(), parsed_query(query));
-    if include_body {
-        if let Some(body) = request.body {
-            input.insert("parsed_body".to_owned(), body.clone());
+            };
+            let key = match self.common_headers.iter().find(|(common, _)| common == name) {
+                Some((_, key)) => key.clone(),
+                None => Value::from(name.as_str()),
+            };
+            map.insert(key, joined);
         }
+        Value::from(map)
     }
-    input.insert("identity".to_owned(), request.identity.to_json());
-    input.insert(
-        "operation".to_owned(),
-        json!({
-            "id": request.operation_id,
-            "tags": request.tags,
-            "path_template": request.path_template,
-            "path_params": request.path_params,
-        }),
-    );
-    Value::Object(input)
-}
 
-/// Header name -> value, repeated headers joined with "," as Envoy does. Values that are not
-/// UTF-8 are passed lossily: a policy can still see the header exists.
-fn headers(headers: &HeaderMap) -> Map<String, Value> {
-    let mut map = Map::with_capacity(headers.keys_len());
-    for name in headers.keys() {
-        if withheld(name) {
-            continue;
+    /// The query as the policy sees it: the raw query without the pairs that carry an API key,
+    /// each pair kept as sent otherwise.
+    fn visible_query<'q>(&self, query: &'q str) -> std::borrow::Cow<'q, str> {
+        if self.withheld_query.is_empty() || query.is_empty() {
+            return query.into();
         }
-        let mut joined = String::new();
-        for (index, value) in headers.get_all(name).iter().enumerate() {
-            if index > 0 {
-                joined.push(',');
-            }
-            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        let withheld = |pair: &str| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            form_urlencoded::parse(name.as_bytes())
+                .next()
+                .is_some_and(|(decoded, _)| self.withheld_query.iter().any(|secret| *secret == decoded))
+        };
+        if !query.split('&').any(withheld) {
+            return query.into();
         }
-        map.insert(name.as_str().to_owned(), Value::String(joined));
+        query.split('&').filter(|pair| !withheld(pair)).collect::<Vec<_>>().join("&").into()
     }
-    map
-}
 
-fn protocol(version: Version) -> &'static str {
-    match version {
-        Version::HTTP_09 => "HTTP/0.9",
-        Version::HTTP_10 => "HTTP/1.0",
-        Version::HTTP_2 => "HTTP/2",
-        Version::HTTP_3 => "HTTP/3",
-        _ => "HTTP/1.1",
+    /// Name -> every value in order, form-decoded (`+` is a space) like Go's `url.Query()`.
+    fn parsed_query(&self, query: &str) -> Value {
+        let mut map: BTreeMap<Value, Vec<Value>> = BTreeMap::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            map.entry(Value::from(&*name)).or_default().push(Value::from(&*value));
+        }
+        Value::from(map.into_iter().map(|(name, values)| (name, Value::from(values))).collect::<BTreeMap<_, _>>())
     }
 }
 
@@ -109,22 +336,14 @@ fn protocol(version: Version) -> &'static str {
 /// instead of inventing a new one. Leading slashes are trimmed as OPA-Envoy does, so "/" is `[""]`
 /// and a trailing slash yields a final "".
 fn parsed_path(path: &str) -> Value {
-    Value::Array(
+    Value::from(
         path.trim_start_matches('/')
             .split('/')
-            .map(|segment| Value::String(percent_decode_str(segment).decode_utf8_lossy().into_owned()))
-            .collect(),
+            .map(|segment| Value::from(&*percent_decode_str(segment).decode_utf8_lossy()))
+            .collect::<Vec<_>>(),
     )
 }
 
-/// Name -> every value in order, form-decoded (`+` is a space) like Go's `url.Query()`.
-fn parsed_query(query: &str) -> Value {
-    let mut map = Map::new();
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        let values = map.entry(name.into_owned()).or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(values) = values {
-            values.push(Value::String(value.into_owned()));
-        }
-    }
-    Value::Object(map)
+fn object<const N: usize>(entries: [(Value, Value); N]) -> Value {
+    Value::from(BTreeMap::from(entries))
 }

@@ -2,10 +2,25 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{Decision, EvaluationError};
 use crate::identity::Identity;
+
+/// One decision log line, serialized from borrowed fields (no intermediate JSON tree).
+#[derive(Serialize)]
+struct DecisionLine<'a> {
+    event: &'static str,
+    request_id: &'a str,
+    operation_id: &'a str,
+    subject: Option<&'a str>,
+    identity_kind: &'static str,
+    allow: bool,
+    status: Option<u16>,
+    reason: Option<&'a str>,
+    error: Option<String>,
+    duration_us: u64,
+}
 
 /// One compact JSON object describing one authorization decision, for the pipeline to write when
 /// `authorization.decision_log` is on:
@@ -24,25 +39,23 @@ pub fn decision_log_line(
     duration: Duration,
 ) -> String {
     let (allow, status, reason, error) = match result {
-        Ok(decision) => (
-            decision.allow,
-            decision.status.map_or(Value::Null, |status| Value::from(status.as_u16())),
-            decision.reason.as_deref().map_or(Value::Null, Value::from),
-            Value::Null,
-        ),
-        Err(error) => (false, Value::Null, Value::Null, Value::from(error.to_string())),
+        Ok(decision) => {
+            (decision.allow, decision.status.map(|status| status.as_u16()), decision.reason.as_deref(), None)
+        }
+        Err(error) => (false, None, None, Some(error.to_string())),
     };
-    json!({
-        "event": "authorization",
-        "request_id": request_id,
-        "operation_id": operation_id,
-        "subject": identity.subject,
-        "identity_kind": identity.kind.as_str(),
-        "allow": allow,
-        "status": status,
-        "reason": reason,
-        "error": error,
-        "duration_us": u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
-    })
-    .to_string()
+    let line = DecisionLine {
+        event: "authorization",
+        request_id,
+        operation_id,
+        subject: identity.subject.as_deref(),
+        identity_kind: identity.kind.as_str(),
+        allow,
+        status,
+        reason,
+        error,
+        duration_us: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+    };
+    // Strings, integers and booleans always serialize.
+    serde_json::to_string(&line).unwrap_or_default()
 }

@@ -1,46 +1,47 @@
 //! The authorization stage: a Rego policy, evaluated in-process with `regorus`, decides whether
 //! an identified request may reach its handler.
 //!
-//! Policies and data are read, parsed and prepared once in [`Authorizer::new`]; each request is
-//! evaluated on an engine cloned from that prepared template and kept in a pool, so nothing is
-//! parsed per request. The input follows the Envoy ext_authz v3 shape used by OPA-Envoy (see
+//! Policies and data are read, parsed and compiled once in [`Authorizer::new`] into a program for
+//! regorus' virtual machine (RVM); each request is evaluated on a pooled VM, so nothing is parsed
+//! or compiled per request. A policy the RVM compiler does not take is evaluated by regorus'
+//! interpreter instead (also `authorization.evaluator: interpreter`). The input follows the Envoy ext_authz v3 shape used by OPA-Envoy (see
 //! [`AuthorizationRequest`]) so existing policies carry over; the decision rule answers with a
 //! boolean or a `{allow, status, reason, headers}` object (see [`Decision`]).
 //!
 //! Policies are Rego v1 (`if` and `contains` are required), the default of OPA 1.x.
 //!
 //! The time limit (`authorization.timeout_ms`) is enforced by regorus's cooperative execution
-//! timer, which the interpreter checks as it steps through expressions and loops: a runaway
+//! timer, which the VM and the interpreter check as they step through instructions and loops: a runaway
 //! evaluation ends with [`EvaluationError::TimedOut`] shortly after the deadline. A single
 //! builtin call (one large regex match, say) is not interrupted midway, so the bound can be
 //! overshot by the length of the longest builtin call.
 
 mod decision;
 mod error;
+mod evaluator;
 mod input;
 mod load;
 mod log;
-mod pool;
 #[cfg(test)]
 mod tests;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
-use regorus::Value;
-use serde::Deserialize;
 
-use crate::config::authorization::AuthorizationConfig;
-use crate::identity::Identity;
+use crate::config::authorization::{AuthorizationConfig, PolicyEvaluator};
+use crate::identity::{CredentialLocations, Identity};
 
 pub use error::{AuthorizationError, EvaluationError};
+pub use input::PolicyOperation;
 pub use log::decision_log_line;
 
-/// The prepared authorization stage: policies and data loaded once, engines pooled for reuse.
-/// Shared by every request (`Send + Sync`).
+/// The prepared authorization stage: policies and data loaded once and compiled, evaluators
+/// pooled for reuse. Shared by every request (`Send + Sync`).
 pub struct Authorizer {
-    pool: pool::EnginePool,
+    evaluator: evaluator::Evaluator,
+    input: input::InputBuilder,
+    decision_keys: decision::DecisionKeys,
     decision: String,
     include_body: bool,
     timeout: Duration,
@@ -50,6 +51,7 @@ impl std::fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authorizer")
             .field("decision", &self.decision)
+            .field("evaluator", &self.evaluator.name())
             .field("include_body", &self.include_body)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
@@ -72,9 +74,13 @@ impl std::fmt::Debug for Authorizer {
 /// - `input.identity`: [`Identity::to_json`].
 /// - `input.operation`: `{"id", "tags", "path_template", "path_params"}`.
 ///
-/// The `authorization`, `proxy-authorization` and `cookie` headers are left out: the identity
-/// stage has verified them and `input.identity` carries the result, while the raw secrets would
-/// otherwise reach policies, their `print` output and decision logs.
+/// Every credential the identity stage reads is left out: the `authorization`,
+/// `proxy-authorization` and `cookie` headers, the API-key headers and query parameters of the
+/// contract's security schemes (`identity.api_keys.header` included) and the forwarded client
+/// certificate header (`identity.mtls.header`). The identity stage has verified them and
+/// `input.identity` carries the result, while the raw secrets would otherwise reach policies,
+/// their `print` output and decision logs. An API key in the query is removed from `path`,
+/// `query` and `parsed_query` alike.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthorizationRequest<'a> {
     /// Method, URI, version and headers of the request.
@@ -83,14 +89,11 @@ pub struct AuthorizationRequest<'a> {
     pub body: Option<&'a serde_json::Value>,
     /// The caller, as the identity stage established it.
     pub identity: &'a Identity,
-    /// The contract operation the request was routed to.
-    pub operation_id: &'a str,
-    /// The operation's tags.
-    pub tags: &'a [String],
-    /// The path template that matched, e.g. `/accounts/{owner}/notes`.
-    pub path_template: &'a str,
-    /// Decoded path parameters, e.g. `{"owner": "alice"}`.
-    pub path_params: &'a serde_json::Map<String, serde_json::Value>,
+    /// The contract operation the request was routed to, from [`Authorizer::operation`].
+    pub operation: &'a PolicyOperation,
+    /// Path parameters as matched (percent-encoded), e.g. `[("owner", "alice")]`; the policy
+    /// sees them decoded.
+    pub path_params: &'a [(&'a str, &'a str)],
 }
 
 /// The policy's answer for one request.
@@ -115,9 +118,13 @@ impl Decision {
 }
 
 impl Authorizer {
-    /// Reads and parses the policies and data, and checks the decision rule evaluates.
-    /// None when `config.policies` is empty (authorization off).
-    pub fn new(config: &AuthorizationConfig) -> Result<Option<Authorizer>, AuthorizationError> {
+    /// Reads and parses the policies and data, compiles the decision rule and checks that it
+    /// evaluates. `credentials` are the request locations the identity stage reads, withheld from
+    /// the input. None when `config.policies` is empty (authorization off).
+    pub fn new(
+        config: &AuthorizationConfig,
+        credentials: &CredentialLocations,
+    ) -> Result<Option<Authorizer>, AuthorizationError> {
         if config.policies.is_empty() {
             return Ok(None);
         }
@@ -129,9 +136,26 @@ impl Authorizer {
         let timeout = Duration::from_millis(config.timeout_ms);
         let policies = load::read_all("authorization.policies", &config.policies)?;
         let data = load::read_all("authorization.data", &config.data)?;
-        let template = load::template(&policies, &data, &config.decision, timeout)?;
+        let mut template = load::template(&policies, &data, &config.decision, timeout)?;
+        let evaluator = match config.evaluator {
+            PolicyEvaluator::Vm => match evaluator::Evaluator::vm(&mut template, &config.decision, timeout) {
+                Ok(vm) => vm,
+                // The interpreter runs every policy regorus parses; the VM's compiler does not
+                // (yet) take every construct. Such a policy still works, only slower.
+                Err(evaluator::VmUnavailable(reason)) => {
+                    eprintln!(
+                        "armature: authorization: the policy does not compile for regorus' VM ({reason}); \
+                         evaluating it with the interpreter"
+                    );
+                    evaluator::Evaluator::interpreter(template, &config.decision)
+                }
+            },
+            PolicyEvaluator::Interpreter => evaluator::Evaluator::interpreter(template, &config.decision),
+        };
         Ok(Some(Authorizer {
-            pool: pool::EnginePool::new(template),
+            evaluator,
+            input: input::InputBuilder::new(config.include_body, credentials),
+            decision_keys: decision::DecisionKeys::new(),
             decision: config.decision.clone(),
             include_body: config.include_body,
             timeout,
@@ -144,29 +168,29 @@ impl Authorizer {
         self.include_body
     }
 
+    /// Which evaluator runs the policy: `"vm"` (regorus' compiled RVM) or `"interpreter"`.
+    pub fn evaluator(&self) -> &'static str {
+        self.evaluator.name()
+    }
+
+    /// Prepares what `input.operation` holds for one contract operation; done once per operation
+    /// when the application is built.
+    pub fn operation(&self, id: &str, tags: &[String], path_template: &str) -> PolicyOperation {
+        self.input.operation(id, tags, path_template)
+    }
+
     /// Evaluates the decision rule for one request. Synchronous and CPU-bound (bounded by the
     /// configured time limit); an `Err` means no decision could be made and the request must be
     /// refused.
     pub fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Decision, EvaluationError> {
-        let input = input::build(request, self.include_body);
-        let input = Value::deserialize(&input)
-            .map_err(|error| EvaluationError::Failed { message: format!("building the policy input: {error}") })?;
+        let input = self.input.build(request);
+        let value = self.evaluator.evaluate(input, self.timeout)?;
+        decision::parse(&value, &self.decision_keys)
+    }
 
-        let mut engine = self.pool.take();
-        // A panic inside the engine must fail this request closed, not take down the worker.
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            engine.set_input(input);
-            engine.eval_rule(self.decision.clone())
-        }));
-        match outcome {
-            Ok(Ok(value)) => {
-                self.pool.give_back(engine);
-                decision::parse(&value)
-            }
-            Ok(Err(error)) if load::is_time_limit(&*error) => Err(EvaluationError::TimedOut { limit: self.timeout }),
-            Ok(Err(error)) => Err(EvaluationError::Failed { message: load::engine_message(&error) }),
-            Err(_) => Err(EvaluationError::Failed { message: "the policy engine panicked".to_owned() }),
-        }
+    /// The input document of one request, as the policy would see it (for tests and tools).
+    pub fn input_json(&self, request: &AuthorizationRequest<'_>) -> serde_json::Value {
+        serde_json::to_value(self.input.build(request)).unwrap_or(serde_json::Value::Null)
     }
 }
 

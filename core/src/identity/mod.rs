@@ -77,6 +77,17 @@ impl IdentityKind {
     }
 }
 
+/// Where in a request the identity stage reads credentials, so other stages can keep them out
+/// of what they expose (the policy input withholds them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialLocations {
+    /// Headers carrying a credential (API-key headers, the forwarded client certificate), beyond
+    /// `authorization`, `proxy-authorization` and `cookie`, which are always credentials.
+    pub headers: Vec<http::HeaderName>,
+    /// Query parameters carrying an API key.
+    pub query: Vec<String>,
+}
+
 /// Why a credential did not identify the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialError {
@@ -189,6 +200,39 @@ impl Authenticator {
             SchemeKind::Unsupported(what) => Some(format!("{what} is not supported")),
             _ => None,
         }
+    }
+
+    /// Every request location this stage may read a credential from: each API-key scheme's
+    /// header (or `identity.api_keys.header`) and query parameter, and the forwarded client
+    /// certificate header.
+    pub fn credential_locations(&self) -> CredentialLocations {
+        let mut locations = CredentialLocations::default();
+        let mut add_header = |name: http::HeaderName| {
+            if !locations.headers.contains(&name) {
+                locations.headers.push(name);
+            }
+        };
+        if let Some(header) = &self.api_key_header {
+            add_header(header.clone());
+        }
+        if let Some(header) = &self.mtls_header {
+            add_header(header.clone());
+        }
+        for scheme in &self.schemes {
+            if let SchemeKind::ApiKey { location: ApiKeyLocation::Header, name } = &scheme.kind {
+                if let Ok(header) = http::HeaderName::try_from(name.as_str()) {
+                    add_header(header);
+                }
+            }
+        }
+        for scheme in &self.schemes {
+            if let SchemeKind::ApiKey { location: ApiKeyLocation::Query, name } = &scheme.kind {
+                if !locations.query.contains(name) {
+                    locations.query.push(name.clone());
+                }
+            }
+        }
+        locations
     }
 
     /// Identifies the caller of an operation with these requirements.

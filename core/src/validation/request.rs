@@ -10,19 +10,24 @@ use crate::contract::{BodyKind, BodyRule, MediaRange, Operation};
 use crate::dispatch::Params;
 use crate::problem::{Location, Problem, ProblemKind, Violation};
 
-/// A request that passed validation, with its typed parameters.
+/// A request that passed validation, with its typed parameters and its parsed JSON body.
 #[derive(Debug)]
 pub(crate) struct CheckedRequest {
     pub params: Params,
+    /// The body as parsed for validation, when it is JSON: handed on so nothing parses it again.
+    pub json: Option<Value>,
 }
 
 /// Decodes and checks parameters and body; `validate` off still decodes parameters.
+/// `parsed_json` is the body already parsed by an earlier stage (the policy's `parsed_body`), if
+/// any, so it is not parsed twice.
 pub(crate) fn check_request(
     operation: &Operation,
     path_params: &[(&str, &str)],
     parts: &Parts,
     body: &Bytes,
     validate: bool,
+    parsed_json: Option<Value>,
 ) -> Result<CheckedRequest, Problem> {
     let header =
         |name: &str| -> Vec<&str> { parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect() };
@@ -75,12 +80,13 @@ pub(crate) fn check_request(
         target.insert(rule.spec.name.clone(), value);
     }
 
+    let mut json = None;
     if let (Some(rule), true) = (&operation.body, validate) {
-        check_body(rule, parts, body, &mut violations)?;
+        json = check_body(rule, parts, body, parsed_json, &mut violations)?;
     }
 
     if violations.is_empty() {
-        Ok(CheckedRequest { params: typed })
+        Ok(CheckedRequest { params: typed, json })
     } else {
         let detail = match violations.len() {
             1 => "The request has 1 violation of the contract.".to_owned(),
@@ -90,12 +96,20 @@ pub(crate) fn check_request(
     }
 }
 
-fn check_body(rule: &BodyRule, parts: &Parts, body: &Bytes, violations: &mut Vec<Violation>) -> Result<(), Problem> {
+/// Checks the body against the media types the operation accepts; returns the parsed body when
+/// it is JSON.
+fn check_body(
+    rule: &BodyRule,
+    parts: &Parts,
+    body: &Bytes,
+    parsed_json: Option<Value>,
+    violations: &mut Vec<Violation>,
+) -> Result<Option<Value>, Problem> {
     if body.is_empty() {
         if rule.required {
             violations.push(Violation::new(Location::Body, "", "a request body is required"));
         }
-        return Ok(());
+        return Ok(None);
     }
     let accepted = || rule.media.iter().map(|m| m.range.essence()).collect::<Vec<_>>().join(", ");
     let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
@@ -112,7 +126,7 @@ fn check_body(rule: &BodyRule, parts: &Parts, body: &Bytes, violations: &mut Vec
         ));
     };
     let instance = match concrete.kind() {
-        BodyKind::Json => match serde_json::from_slice::<Value>(body) {
+        BodyKind::Json => match parsed_json.map_or_else(|| serde_json::from_slice::<Value>(body), Ok) {
             Ok(value) => value,
             Err(e) => {
                 let message = format!("invalid JSON: {e}");
@@ -128,12 +142,12 @@ fn check_body(rule: &BodyRule, parts: &Parts, body: &Bytes, violations: &mut Vec
             }
         },
         // Binary, form and multipart bodies are passed through unchecked (documented in docs/validation.md).
-        BodyKind::Other => return Ok(()),
+        BodyKind::Other => return Ok(None),
     };
     if let Some(validator) = &media.validator {
         validator.check(&instance, Location::Body, "", violations);
     }
-    Ok(())
+    Ok(matches!(concrete.kind(), BodyKind::Json).then_some(instance))
 }
 
 fn location_of(location: ParamLocation) -> Location {
