@@ -222,16 +222,24 @@ pub struct RequestQueue {
     inner: Arc<QueueInner>,
 }
 
-type Waker = Box<dyn Fn() + Send + Sync>;
+type Waker = Arc<dyn Fn() + Send + Sync>;
 
 struct QueueInner {
-    items: Mutex<VecDeque<PendingRequest>>,
+    state: Mutex<QueueState>,
     available: Condvar,
     capacity: usize,
     closed: AtomicBool,
-    waker: Mutex<Option<Waker>>,
     #[cfg(unix)]
     wake_pipe: std::sync::OnceLock<Arc<crate::wake_pipe::WakePipe>>,
+}
+
+/// Everything a push or a take changes, under one lock: one lock round-trip per push.
+struct QueueState {
+    items: VecDeque<PendingRequest>,
+    waker: Option<Waker>,
+    /// Takers blocked in [`RequestQueue::take`]: a push wakes the condition variable only when
+    /// someone waits on it, since a notification is a system call even with no waiter.
+    blocked_takers: usize,
 }
 
 impl std::fmt::Debug for RequestQueue {
@@ -245,11 +253,14 @@ impl RequestQueue {
     pub fn new(capacity: usize) -> Self {
         Self {
             inner: Arc::new(QueueInner {
-                items: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+                state: Mutex::new(QueueState {
+                    items: VecDeque::with_capacity(capacity.min(4096)),
+                    waker: None,
+                    blocked_takers: 0,
+                }),
                 available: Condvar::new(),
                 capacity: capacity.max(1),
                 closed: AtomicBool::new(false),
-                waker: Mutex::new(None),
                 #[cfg(unix)]
                 wake_pipe: std::sync::OnceLock::new(),
             }),
@@ -264,7 +275,7 @@ impl RequestQueue {
     /// Sets a function called when the queue goes from empty to non-empty (write an eventfd,
     /// signal a uv_async handle...). Called on a core thread; must not block.
     pub fn set_waker(&self, waker: impl Fn() + Send + Sync + 'static) {
-        *lock(&self.inner.waker) = Some(Box::new(waker));
+        lock(&self.inner.state).waker = Some(Arc::new(waker));
     }
 
     fn push(&self, pending: PendingRequest) {
@@ -272,29 +283,32 @@ impl RequestQueue {
             let _ = pending.responder.finish(Err(HandlerError::Overloaded));
             return;
         }
-        let was_empty = {
-            let mut items = lock(&self.inner.items);
-            if items.len() >= self.inner.capacity {
-                drop(items);
+        let (notify, waker) = {
+            let mut state = lock(&self.inner.state);
+            if state.items.len() >= self.inner.capacity {
+                drop(state);
                 let _ = pending.responder.finish(Err(HandlerError::Overloaded));
                 return;
             }
-            items.push_back(pending);
-            items.len() == 1
+            state.items.push_back(pending);
+            let was_empty = state.items.len() == 1;
+            // A host that is still working through its last batch takes this request with the
+            // rest; only a host that emptied the queue needs a wake-up.
+            (was_empty && state.blocked_takers > 0, if was_empty { state.waker.clone() } else { None })
         };
-        if was_empty {
+        if notify {
             self.inner.available.notify_all();
-            if let Some(waker) = lock(&self.inner.waker).as_ref() {
-                waker();
-            }
+        }
+        if let Some(waker) = waker {
+            waker();
         }
     }
 
     /// Takes up to `max` waiting requests without blocking.
     pub fn try_take(&self, max: usize) -> Vec<PendingRequest> {
-        let mut items = lock(&self.inner.items);
-        let count = items.len().min(max);
-        items.drain(..count).collect()
+        let mut state = lock(&self.inner.state);
+        let count = state.items.len().min(max);
+        state.items.drain(..count).collect()
     }
 
     /// A descriptor that polls readable while requests may wait (and once the queue closes), for
@@ -303,6 +317,10 @@ impl RequestQueue {
     /// nothing to take; it is never unreadable with requests waiting. Made on first call (it
     /// replaces any [`RequestQueue::set_waker`] waker); later calls return the same one, owned
     /// by the queue: do not read, write or close it.
+    ///
+    /// A host that yields the CPU once (`sched_yield`) after taking fewer than asked, and takes
+    /// again before it goes back to sleep, gets much larger batches when it shares a core with the
+    /// server: the core finishes the other ready requests meanwhile (see docs/dispatch.md).
     #[cfg(unix)]
     pub fn readable_fd(&self) -> std::io::Result<std::os::fd::RawFd> {
         if let Some(pipe) = self.inner.wake_pipe.get() {
@@ -329,40 +347,57 @@ impl RequestQueue {
         if let Some(pipe) = pipe {
             pipe.clear();
         }
-        let batch = self.try_take(max);
+        let (batch, remain) = {
+            let mut state = lock(&self.inner.state);
+            let count = state.items.len().min(max);
+            let batch: Vec<PendingRequest> = state.items.drain(..count).collect();
+            (batch, !state.items.is_empty())
+        };
         #[cfg(unix)]
-        if let Some(pipe) = pipe {
-            if !self.is_empty() {
-                pipe.signal();
-            }
+        if let (Some(pipe), true) = (pipe, remain) {
+            pipe.signal();
         }
+        #[cfg(not(unix))]
+        let _ = remain;
         batch
     }
 
     /// Takes up to `max` requests, blocking until at least one waits, the timeout passes
     /// (None: no limit) or the queue closes. Returns an empty batch on timeout or close.
+    ///
+    /// Before it sleeps on an empty queue it yields the CPU once and looks again: a host thread
+    /// sharing a core with the server would otherwise be woken for every single request, where
+    /// after the yield the server has usually queued several.
     pub fn take(&self, max: usize, timeout: Option<Duration>) -> Vec<PendingRequest> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut items = lock(&self.inner.items);
-        while items.is_empty() && !self.inner.closed.load(Ordering::Acquire) {
-            items = match deadline {
-                None => self.inner.available.wait(items).unwrap_or_else(|e| e.into_inner()),
+        let mut state = lock(&self.inner.state);
+        if state.items.is_empty() && !self.inner.closed.load(Ordering::Acquire) {
+            drop(state);
+            std::thread::yield_now();
+            state = lock(&self.inner.state);
+        }
+        while state.items.is_empty() && !self.inner.closed.load(Ordering::Acquire) {
+            state.blocked_takers += 1;
+            state = match deadline {
+                None => self.inner.available.wait(state).unwrap_or_else(|e| e.into_inner()),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
+                        state.blocked_takers -= 1;
                         break;
                     }
-                    self.inner.available.wait_timeout(items, left).unwrap_or_else(|e| e.into_inner()).0
+                    self.inner.available.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0
                 }
             };
+            state.blocked_takers -= 1;
         }
-        let count = items.len().min(max);
-        items.drain(..count).collect()
+        let count = state.items.len().min(max);
+        state.items.drain(..count).collect()
     }
 
     /// Number of waiting requests.
     pub fn len(&self) -> usize {
-        lock(&self.inner.items).len()
+        lock(&self.inner.state).items.len()
     }
 
     /// Whether no request waits.
@@ -373,8 +408,14 @@ impl RequestQueue {
     /// Refuses new requests (503) and wakes every blocked taker. Waiting requests stay takeable.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
-        self.inner.available.notify_all();
-        if let Some(waker) = lock(&self.inner.waker).as_ref() {
+        let waker = {
+            // Under the lock, so a taker between its check of `closed` and its wait cannot miss
+            // the notification.
+            let state = lock(&self.inner.state);
+            self.inner.available.notify_all();
+            state.waker.clone()
+        };
+        if let Some(waker) = waker {
             waker();
         }
     }
