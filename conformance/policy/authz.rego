@@ -12,16 +12,16 @@ import rego.v1
 # The first branch that holds decides, so the rules read top to bottom like a firewall.
 default decision := {"allow": false, "reason": "no rule allows this request"}
 
-decision := {"allow": false, "reason": "the policy can see a credential"} if {
-	# The core withholds every credential location the identity stage reads (conformance
-	# cases "the policy sees no ..."): a policy that could see one would deny here.
-	credential_visible
-} else := {"allow": conflicting_answer} if {
+decision := {"allow": conflicting_answer} if {
 	# Deliberately broken for the policy-error case: two complete values for one rule make the
 	# evaluation fail, and a failed evaluation must refuse the request (500), never allow it.
 	"policy-test" in input.operation.tags
 } else := {"allow": true} if {
 	"public" in input.operation.tags
+} else := {"allow": false, "reason": "the policy can see a credential"} if {
+	# The core withholds every credential location the identity stage reads (conformance
+	# cases "the policy sees no ..."): a policy that could see one would deny here.
+	credential_visible
 } else := {"allow": false, "reason": "account suspended"} if {
 	input.identity.subject in data.accounts.suspended
 } else := {"allow": true} if {
