@@ -240,6 +240,10 @@ struct QueueState {
     /// Takers blocked in [`RequestQueue::take`]: a push wakes the condition variable only when
     /// someone waits on it, since a notification is a system call even with no waiter.
     blocked_takers: usize,
+    /// Whether the wake-up pipe holds its byte. Kept under this lock with the items, so the pipe
+    /// is written once per wake-up and read only when it holds something: a host that takes
+    /// again after yielding makes no system call for the second take.
+    pipe_signalled: bool,
 }
 
 impl std::fmt::Debug for RequestQueue {
@@ -257,6 +261,7 @@ impl RequestQueue {
                     items: VecDeque::with_capacity(capacity.min(4096)),
                     waker: None,
                     blocked_takers: 0,
+                    pipe_signalled: false,
                 }),
                 available: Condvar::new(),
                 capacity: capacity.max(1),
@@ -294,6 +299,9 @@ impl RequestQueue {
             let was_empty = state.items.len() == 1;
             // A host that is still working through its last batch takes this request with the
             // rest; only a host that emptied the queue needs a wake-up.
+            if was_empty {
+                self.signal_pipe(&mut state);
+            }
             (was_empty && state.blocked_takers > 0, if was_empty { state.waker.clone() } else { None })
         };
         if notify {
@@ -302,6 +310,18 @@ impl RequestQueue {
         if let Some(waker) = waker {
             waker();
         }
+    }
+
+    /// Makes the wake-up pipe readable, if there is one and it is not already. Called with the
+    /// state locked, so the flag and the pipe's content never disagree.
+    fn signal_pipe(&self, state: &mut QueueState) {
+        #[cfg(unix)]
+        if let (Some(pipe), false) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
+            pipe.signal();
+            state.pipe_signalled = true;
+        }
+        #[cfg(not(unix))]
+        let _ = state;
     }
 
     /// Takes up to `max` waiting requests without blocking.
@@ -329,10 +349,10 @@ impl RequestQueue {
         let pipe = Arc::new(crate::wake_pipe::WakePipe::new()?);
         // Two threads racing here both made a pipe; one wins and the loser's closes on drop.
         let pipe = self.inner.wake_pipe.get_or_init(|| pipe);
-        let signalled = pipe.clone();
-        self.set_waker(move || signalled.signal());
-        if !self.is_empty() || self.is_closed() {
-            pipe.signal();
+        let mut state = lock(&self.inner.state);
+        state.waker = None;
+        if !state.items.is_empty() || self.is_closed() {
+            self.signal_pipe(&mut state);
         }
         Ok(pipe.readable_fd())
     }
@@ -341,24 +361,17 @@ impl RequestQueue {
     /// [`RequestQueue::readable_fd`]: clears the descriptor first and makes it readable again if
     /// requests remain, so a host that takes until it gets fewer than asked misses no wake-up.
     pub fn take_polled(&self, max: usize) -> Vec<PendingRequest> {
+        let mut state = lock(&self.inner.state);
         #[cfg(unix)]
-        let pipe = self.inner.wake_pipe.get();
-        #[cfg(unix)]
-        if let Some(pipe) = pipe {
+        if let (Some(pipe), true) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
             pipe.clear();
+            state.pipe_signalled = false;
         }
-        let (batch, remain) = {
-            let mut state = lock(&self.inner.state);
-            let count = state.items.len().min(max);
-            let batch: Vec<PendingRequest> = state.items.drain(..count).collect();
-            (batch, !state.items.is_empty())
-        };
-        #[cfg(unix)]
-        if let (Some(pipe), true) = (pipe, remain) {
-            pipe.signal();
+        let count = state.items.len().min(max);
+        let batch: Vec<PendingRequest> = state.items.drain(..count).collect();
+        if !state.items.is_empty() {
+            self.signal_pipe(&mut state);
         }
-        #[cfg(not(unix))]
-        let _ = remain;
         batch
     }
 
@@ -411,8 +424,9 @@ impl RequestQueue {
         let waker = {
             // Under the lock, so a taker between its check of `closed` and its wait cannot miss
             // the notification.
-            let state = lock(&self.inner.state);
+            let mut state = lock(&self.inner.state);
             self.inner.available.notify_all();
+            self.signal_pipe(&mut state);
             state.waker.clone()
         };
         if let Some(waker) = waker {
@@ -521,6 +535,34 @@ mod tests {
         worker.join().unwrap();
         let answer = receiver.blocking_recv().unwrap().unwrap();
         assert_eq!(answer.body, Bytes::from_static(b"hi"));
+    }
+
+    #[cfg(unix)]
+    fn readable(fd: std::os::fd::RawFd) -> bool {
+        let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd, zero timeout.
+        unsafe { libc::poll(&mut poll, 1, 0) == 1 }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_descriptor_is_readable_exactly_while_requests_may_wait() {
+        let queue = RequestQueue::new(16);
+        let _early = push(&queue, 0);
+        let fd = queue.readable_fd().unwrap();
+        assert!(readable(fd), "a request queued before the descriptor was made");
+        assert_eq!(queue.take_polled(8).len(), 1);
+        assert!(!readable(fd));
+        assert!(queue.take_polled(8).is_empty(), "a second take on an empty queue");
+        assert!(!readable(fd));
+        let _receivers: Vec<_> = (1..4).map(|n| push(&queue, n)).collect();
+        assert!(readable(fd));
+        assert_eq!(queue.take_polled(2).len(), 2);
+        assert!(readable(fd), "one request remains");
+        assert_eq!(queue.take_polled(2).len(), 1);
+        assert!(!readable(fd));
+        queue.close();
+        assert!(readable(fd), "closing wakes the host");
     }
 
     #[test]

@@ -87,6 +87,16 @@ pub struct PolicyOperation {
     /// The whole `input.operation` with empty `path_params`: what an operation without path
     /// parameters hands every request, as it is.
     without_params: Value,
+    /// For a template without parameters, its `path` and `parsed_path`: a request whose path is
+    /// the template itself gets them without building either.
+    fixed_path: Option<FixedPath>,
+}
+
+#[derive(Debug, Clone)]
+struct FixedPath {
+    raw: String,
+    path: Value,
+    parsed_path: Value,
 }
 
 /// Header names whose `Value` is kept ready, so the usual headers cost no key allocation.
@@ -115,6 +125,8 @@ pub(crate) struct InputBuilder {
     common_headers: Vec<(HeaderName, Value)>,
     identity_kinds: [Value; 4],
     anonymous: Value,
+    empty_string: Value,
+    empty_object: Value,
     withheld_headers: Vec<HeaderName>,
     withheld_query: Vec<String>,
     include_body: bool,
@@ -151,6 +163,8 @@ impl InputBuilder {
             protocols: ["HTTP/0.9", "HTTP/1.0", "HTTP/1.1", "HTTP/2", "HTTP/3"].map(Value::from),
             common_headers: COMMON_HEADERS.iter().map(|name| (name.clone(), Value::from(name.as_str()))).collect(),
             anonymous: Value::Null,
+            empty_string: Value::from(""),
+            empty_object: Value::new_object(),
             identity_kinds,
             withheld_headers,
             withheld_query: credentials.query.clone(),
@@ -165,9 +179,14 @@ impl InputBuilder {
     pub(crate) fn operation(&self, id: &str, tags: &[String], path_template: &str) -> PolicyOperation {
         let id = Value::from(id);
         let tags = Value::from(tags.iter().map(|tag| Value::from(tag.as_str())).collect::<Vec<_>>());
+        let fixed_path = (!path_template.contains('{')).then(|| FixedPath {
+            raw: path_template.to_owned(),
+            path: Value::from(path_template),
+            parsed_path: parsed_path(path_template),
+        });
         let path_template = Value::from(path_template);
         let without_params = self.operation_value(&id, &tags, &path_template, Value::new_object());
-        PolicyOperation { id, tags, path_template, without_params }
+        PolicyOperation { id, tags, path_template, without_params, fixed_path }
     }
 
     fn operation_value(&self, id: &Value, tags: &Value, path_template: &Value, path_params: Value) -> Value {
@@ -187,8 +206,13 @@ impl InputBuilder {
         let parts = request.parts;
         let path = parts.uri.path();
         let query = self.visible_query(parts.uri.query().unwrap_or(""));
+        let fixed = request.operation.fixed_path.as_ref().filter(|fixed| fixed.raw == path);
         // Envoy's `path` is the request target as sent, query included.
-        let full_path = if query.is_empty() { Value::from(path) } else { Value::from(format!("{path}?{query}")) };
+        let full_path = match (query.is_empty(), fixed) {
+            (true, Some(fixed)) => fixed.path.clone(),
+            (true, None) => Value::from(path),
+            (false, _) => Value::from(format!("{path}?{query}")),
+        };
         let host = match parts.headers.get(http::header::HOST) {
             Some(value) => Value::from(&*String::from_utf8_lossy(value.as_bytes())),
             None => Value::from(parts.uri.authority().map_or("", |authority| authority.as_str())),
@@ -202,13 +226,14 @@ impl InputBuilder {
             // The client-supplied `:scheme` of HTTP/2 is not trusted for this reason.
             (k.scheme.clone(), self.http_scheme.clone()),
             (k.protocol.clone(), self.protocol(parts.version)),
-            (k.query.clone(), Value::from(query.as_ref())),
+            (k.query.clone(), if query.is_empty() { self.empty_string.clone() } else { Value::from(query.as_ref()) }),
         ]);
         let attributes = object([(k.request.clone(), object([(k.http.clone(), http)]))]);
         let mut input = BTreeMap::new();
         input.insert(k.attributes.clone(), attributes);
-        input.insert(k.parsed_path.clone(), parsed_path(path));
-        input.insert(k.parsed_query.clone(), self.parsed_query(&query));
+        input.insert(k.parsed_path.clone(), fixed.map_or_else(|| parsed_path(path), |fixed| fixed.parsed_path.clone()));
+        let parsed_query = if query.is_empty() { self.empty_object.clone() } else { self.parsed_query(&query) };
+        input.insert(k.parsed_query.clone(), parsed_query);
         if self.include_body {
             if let Some(body) = request.body {
                 input.insert(k.parsed_body.clone(), Value::from(body.clone()));
