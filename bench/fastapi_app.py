@@ -1,6 +1,6 @@
 """The benchmark's four operations of conformance/contract.yaml, written the usual FastAPI way.
 
-The baseline of bench/python-vs-fastapi.sh: the same answers as the conformance services
+The FastAPI row of ci/bench: the same answers as the conformance services
 (conformance/rust-service, ffi/tests/c/conformance_service.c) for plaintext, json, getUser and
 createUser, with Pydantic models that carry the contract's constraints, so both sides validate
 the request and the response. Run: uvicorn --app-dir bench fastapi_app:app
