@@ -1,13 +1,11 @@
-//! Evaluating the decision rule: regorus' compiled virtual machine (RVM), or its interpreter.
+//! Evaluating the decision rule: regorus' interpreter (the default), or its compiled virtual
+//! machine (RVM, `authorization.evaluator: vm`), into which the policies are then compiled once
+//! at start-up.
 //!
-//! At start-up the policies are compiled once into an RVM program for the decision rule. A VM
-//! (or an interpreter engine) is mutable while it evaluates, so concurrent requests each need
-//! their own: prepared ones wait in a short idle list and go back to it after a successful
-//! evaluation. With one worker thread the list's lock is never contended; it costs a few
-//! nanoseconds next to an evaluation.
-//!
-//! The interpreter (`Engine::eval_rule`) stays as the fallback for policies the RVM compiler does
-//! not accept, and as `authorization.evaluator: interpreter` for anyone who needs it.
+//! An engine or a VM is mutable while it evaluates, so concurrent requests each need their own:
+//! prepared ones wait in a short idle list and go back to it after a successful evaluation. With
+//! one worker thread the list's lock is never contended; it costs a few nanoseconds next to an
+//! evaluation. A policy the RVM compiler does not accept runs on the interpreter.
 
 use std::num::NonZeroU32;
 use std::panic::{catch_unwind, AssertUnwindSafe};

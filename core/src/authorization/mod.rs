@@ -1,18 +1,18 @@
 //! The authorization stage: a Rego policy, evaluated in-process with `regorus`, decides whether
 //! an identified request may reach its handler.
 //!
-//! Policies and data are read, parsed and compiled once in [`Authorizer::new`] into a program for
-//! regorus' virtual machine (RVM); each request is evaluated on a pooled VM, so nothing is parsed
-//! or compiled per request. A policy the RVM compiler does not take is evaluated by regorus'
-//! interpreter instead (also `authorization.evaluator: interpreter`). The input follows the Envoy ext_authz v3 shape used by OPA-Envoy (see
+//! Policies and data are read, parsed and prepared once in [`Authorizer::new`]; each request is
+//! evaluated on a pooled engine (regorus' interpreter, or with `authorization.evaluator: vm` its
+//! compiled virtual machine), so nothing is parsed per request. The input follows the Envoy
+//! ext_authz v3 shape used by OPA-Envoy (see
 //! [`AuthorizationRequest`]) so existing policies carry over; the decision rule answers with a
 //! boolean or a `{allow, status, reason, headers}` object (see [`Decision`]).
 //!
 //! Policies are Rego v1 (`if` and `contains` are required), the default of OPA 1.x.
 //!
 //! The time limit (`authorization.timeout_ms`) is enforced by regorus's cooperative execution
-//! timer, which the VM and the interpreter check as they step through instructions and loops: a runaway
-//! evaluation ends with [`EvaluationError::TimedOut`] shortly after the deadline. A single
+//! timer, which the interpreter and the VM check as they step through expressions and loops: a
+//! runaway evaluation ends with [`EvaluationError::TimedOut`] shortly after the deadline. A single
 //! builtin call (one large regex match, say) is not interrupted midway, so the bound can be
 //! overshot by the length of the longest builtin call.
 

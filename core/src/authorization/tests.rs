@@ -607,13 +607,23 @@ fn authorizer_is_shareable() {
     assert_send_sync::<Authorizer>();
 }
 
+/// The conformance suite's own policy and data (conformance/policy), on the given evaluator.
+fn conformance_authorizer(evaluator: crate::config::authorization::PolicyEvaluator) -> Authorizer {
+    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/policy");
+    authorizer_with(ALLOW_ALL, |config, _| {
+        config.policies = vec![policy.join("authz.rego")];
+        config.data = vec![policy.join("data.yaml")];
+        config.decision = "data.armature.authz.decision".to_owned();
+        config.evaluator = evaluator;
+    })
+}
+
 /// `cargo test --release -p armature-core --lib authorization::tests::cost -- --ignored --nocapture`:
 /// the conformance policy (conformance/policy) on a request the owner rule allows, with each
 /// evaluator, and the input building alone.
 #[test]
 #[ignore = "timing, not a check"]
 fn cost_per_evaluation() {
-    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/policy");
     let owner = get("/accounts/alice/notes?limit=10&tag=x").user("alice", &["user", "editor"]).owner("alice");
     let owner = Fixture { tags: vec!["notes".to_owned()], ..owner };
     let mut public =
@@ -624,38 +634,26 @@ fn cost_per_evaluation() {
     for evaluator in
         [crate::config::authorization::PolicyEvaluator::Vm, crate::config::authorization::PolicyEvaluator::Interpreter]
     {
-        let authorizer = authorizer_with("package armature.unused\nallow := true\n", |config, _| {
-            config.policies = vec![policy.join("authz.rego")];
-            config.data = vec![policy.join("data.yaml")];
-            config.decision = "data.armature.authz.decision".to_owned();
-            config.evaluator = evaluator;
-        });
+        let authorizer = conformance_authorizer(evaluator);
         for (name, fixture) in
             [("GET /accounts/alice/notes as its owner (JWT)", &owner), ("GET /plaintext, anonymous", &public)]
         {
             assert!(allowed(&authorizer, fixture), "{evaluator:?} {name}");
-            let operation = authorizer.operation(&fixture.operation_id, &fixture.tags, &fixture.path_template);
-            let params: Vec<(&str, &str)> = fixture.path_params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-            let request = AuthorizationRequest {
-                parts: &fixture.parts,
-                body: None,
-                identity: &fixture.identity,
-                operation: &operation,
-                path_params: &params,
-            };
-            for _ in 0..1_000 {
-                authorizer.authorize(&request).unwrap();
-            }
-            let started = Instant::now();
-            for _ in 0..rounds {
-                authorizer.authorize(&request).unwrap();
-            }
-            let per_call = started.elapsed() / rounds;
-            let started = Instant::now();
-            for _ in 0..rounds {
-                std::hint::black_box(authorizer.input.build(&request));
-            }
-            let input_only = started.elapsed() / rounds;
+            let (per_call, input_only) = fixture.with_request(&authorizer, |request| {
+                for _ in 0..1_000 {
+                    authorizer.authorize(request).unwrap();
+                }
+                let started = Instant::now();
+                for _ in 0..rounds {
+                    authorizer.authorize(request).unwrap();
+                }
+                let per_call = started.elapsed() / rounds;
+                let started = Instant::now();
+                for _ in 0..rounds {
+                    std::hint::black_box(authorizer.input.build(request));
+                }
+                (per_call, started.elapsed() / rounds)
+            });
             println!(
                 "{} {name}: authorize() {} ns, of which building the input {} ns",
                 authorizer.evaluator(),
@@ -700,16 +698,8 @@ fn a_policy_the_vm_cannot_compile_runs_on_the_interpreter() {
 #[test]
 fn vm_and_interpreter_agree_on_the_conformance_policy_but_for_conflicts() {
     use crate::config::authorization::PolicyEvaluator;
-    let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/policy");
-    let make = |evaluator| {
-        authorizer_with(ALLOW_ALL, |config, _| {
-            config.policies = vec![policy.join("authz.rego")];
-            config.data = vec![policy.join("data.yaml")];
-            config.decision = "data.armature.authz.decision".to_owned();
-            config.evaluator = evaluator;
-        })
-    };
-    let (vm, interpreter) = (make(PolicyEvaluator::Vm), make(PolicyEvaluator::Interpreter));
+    let (vm, interpreter) =
+        (conformance_authorizer(PolicyEvaluator::Vm), conformance_authorizer(PolicyEvaluator::Interpreter));
     assert_eq!((vm.evaluator(), interpreter.evaluator()), ("vm", "interpreter"));
     let tagged =
         |fixture: Fixture, tags: &[&str]| Fixture { tags: tags.iter().map(|t| (*t).to_owned()).collect(), ..fixture };

@@ -218,20 +218,21 @@ impl Authenticator {
         if let Some(header) = &self.mtls_header {
             add_header(header.clone());
         }
+        let mut query = Vec::new();
         for scheme in &self.schemes {
-            if let SchemeKind::ApiKey { location: ApiKeyLocation::Header, name } = &scheme.kind {
-                if let Ok(header) = http::HeaderName::try_from(name.as_str()) {
-                    add_header(header);
+            match &scheme.kind {
+                SchemeKind::ApiKey { location: ApiKeyLocation::Header, name } => {
+                    if let Ok(header) = http::HeaderName::try_from(name.as_str()) {
+                        add_header(header);
+                    }
                 }
+                SchemeKind::ApiKey { location: ApiKeyLocation::Query, name } if !query.contains(name) => {
+                    query.push(name.clone());
+                }
+                _ => {}
             }
         }
-        for scheme in &self.schemes {
-            if let SchemeKind::ApiKey { location: ApiKeyLocation::Query, name } = &scheme.kind {
-                if !locations.query.contains(name) {
-                    locations.query.push(name.clone());
-                }
-            }
-        }
+        locations.query = query;
         locations
     }
 
