@@ -26,6 +26,10 @@ decision := {"allow": conflicting_answer} if {
 	input.identity.subject in data.accounts.suspended
 } else := {"allow": true} if {
 	"identity" in input.operation.tags
+} else := {"allow": false, "reason": "note 1 is pinned"} if {
+	# Path parameters reach the policy typed as the contract declares them: noteId is an
+	# integer, so this compares numbers (conformance case "the policy sees typed path parameters").
+	input.operation.path_params.noteId == 1
 } else := {"allow": true, "headers": {"x-authz-rule": "admin"}} if {
 	"admin" in roles
 } else := {"allow": false, "reason": "only admins may delete notes"} if {

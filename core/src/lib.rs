@@ -28,6 +28,7 @@ pub mod config;
 pub mod contract;
 pub mod dispatch;
 pub mod identity;
+pub mod path_params;
 pub mod problem;
 pub mod request_id;
 pub mod server;

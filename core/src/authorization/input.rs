@@ -236,7 +236,7 @@ impl InputBuilder {
         input.insert(k.parsed_query.clone(), parsed_query);
         if self.include_body {
             if let Some(body) = request.body {
-                input.insert(k.parsed_body.clone(), Value::from(body.clone()));
+                input.insert(k.parsed_body.clone(), json_value(body));
             }
         }
         let identity = match request.identity.kind {
@@ -251,7 +251,7 @@ impl InputBuilder {
             let params = request
                 .path_params
                 .iter()
-                .map(|(name, raw)| (Value::from(*name), Value::from(&*percent_decode_str(raw).decode_utf8_lossy())))
+                .map(|param| (Value::from(param.name()), json_value(param.value())))
                 .collect::<BTreeMap<_, _>>();
             self.operation_value(&operation.id, &operation.tags, &operation.path_template, Value::from(params))
         };
@@ -271,7 +271,7 @@ impl InputBuilder {
         object([
             (k.kind.clone(), self.identity_kinds[kind].clone()),
             (k.subject.clone(), identity.subject.as_deref().map_or(Value::Null, Value::from)),
-            (k.claims.clone(), Value::from(identity.claims.clone())),
+            (k.claims.clone(), json_value(&identity.claims)),
             (
                 k.scopes.clone(),
                 Value::from(identity.scopes.iter().map(|scope| Value::from(scope.as_str())).collect::<Vec<_>>()),
@@ -367,6 +367,28 @@ fn parsed_path(path: &str) -> Value {
             .map(|segment| Value::from(&*percent_decode_str(segment).decode_utf8_lossy()))
             .collect::<Vec<_>>(),
     )
+}
+
+/// A JSON value as the engine's value, by reference. regorus' own `From<serde_json::Value>`
+/// takes the value by move and runs it through serde's deserializer, so it would cost a clone of
+/// the claims or the body first and a slower walk after.
+fn json_value(value: &serde_json::Value) -> Value {
+    use serde_json::Value as Json;
+    match value {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::from(*b),
+        Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Value::from(u),
+            (None, Some(i)) => Value::from(i),
+            // serde_json holds no NaN or infinity, so every other number is a finite f64.
+            (None, None) => n.as_f64().map_or(Value::Null, Value::from),
+        },
+        Json::String(text) => Value::from(text.as_str()),
+        Json::Array(items) => Value::from(items.iter().map(json_value).collect::<Vec<_>>()),
+        Json::Object(map) => Value::from(
+            map.iter().map(|(key, item)| (Value::from(key.as_str()), json_value(item))).collect::<BTreeMap<_, _>>(),
+        ),
+    }
 }
 
 fn object<const N: usize>(entries: [(Value, Value); N]) -> Value {

@@ -31,6 +31,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::config::authorization::{AuthorizationConfig, PolicyEvaluator};
 use crate::identity::{CredentialLocations, Identity};
+use crate::path_params::PathParams;
 
 pub use error::{AuthorizationError, EvaluationError};
 pub use input::PolicyOperation;
@@ -91,9 +92,9 @@ pub struct AuthorizationRequest<'a> {
     pub identity: &'a Identity,
     /// The contract operation the request was routed to, from [`Authorizer::operation`].
     pub operation: &'a PolicyOperation,
-    /// Path parameters as matched (percent-encoded), e.g. `[("owner", "alice")]`; the policy
-    /// sees them decoded.
-    pub path_params: &'a [(&'a str, &'a str)],
+    /// The operation's path parameters, decoded and typed per the contract
+    /// (`{"owner": "alice", "noteId": 7}`); one that does not decode is its text.
+    pub path_params: &'a PathParams<'a>,
 }
 
 /// The policy's answer for one request.

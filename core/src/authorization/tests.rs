@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::identity::{CredentialLocations, IdentityKind};
+use crate::path_params::{PathParam, PathParams};
 
 /// A directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
@@ -110,7 +111,8 @@ impl Fixture {
     /// Runs `f` on this request as `authorizer` sees it (its operation prepared by it).
     fn with_request<T>(&self, authorizer: &Authorizer, f: impl FnOnce(&AuthorizationRequest<'_>) -> T) -> T {
         let operation = authorizer.operation(&self.operation_id, &self.tags, &self.path_template);
-        let params: Vec<(&str, &str)> = self.path_params.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let params: PathParams<'_> =
+            self.path_params.iter().map(|(name, value)| PathParam::new(name, json!(value))).collect();
         f(&AuthorizationRequest {
             parts: &self.parts,
             body: self.body.as_ref(),

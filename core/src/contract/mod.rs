@@ -106,6 +106,23 @@ pub(crate) struct ParamRule {
     pub validator: Option<Arc<SchemaValidator>>,
 }
 
+impl ParamRule {
+    /// Decodes this parameter from the request and types it per its schema: `Ok(None)` when it is
+    /// absent, `Err(message)` when the text sent cannot be decoded (or, for a parameter declared
+    /// with `content: {application/json: ...}`, is not JSON). Schema checks come later, in
+    /// request validation.
+    pub(crate) fn decode(&self, raw: &params::RawParams<'_>) -> Result<Option<Value>, String> {
+        let Some(value) = params::decode(&self.spec, raw)? else { return Ok(None) };
+        if !self.json_content {
+            return Ok(Some(value));
+        }
+        match value.as_str().map(serde_json::from_str::<Value>) {
+            Some(Ok(parsed)) => Ok(Some(parsed)),
+            _ => Err("is not valid JSON".to_owned()),
+        }
+    }
+}
+
 /// What request bodies an operation accepts.
 #[derive(Debug)]
 pub(crate) struct BodyRule {

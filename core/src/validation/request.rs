@@ -5,9 +5,10 @@ use bytes::Bytes;
 use http::request::Parts;
 use serde_json::Value;
 
-use crate::contract::params::{self, ParamLocation, RawParams};
+use crate::contract::params::{ParamLocation, RawParams};
 use crate::contract::{BodyKind, BodyRule, MediaRange, Operation};
 use crate::dispatch::Params;
+use crate::path_params::PathParams;
 use crate::problem::{Location, Problem, ProblemKind, Violation};
 
 /// A request that passed validation, with its typed parameters and its parsed JSON body.
@@ -18,12 +19,12 @@ pub(crate) struct CheckedRequest {
     pub json: Option<Value>,
 }
 
-/// Decodes and checks parameters and body; `validate` off still decodes parameters.
-/// `parsed_json` is the body already parsed by an earlier stage (the policy's `parsed_body`), if
-/// any, so it is not parsed twice.
+/// Decodes and checks parameters and body; `validate` off still decodes parameters. The path
+/// parameters come decoded already (the policy read them); `parsed_json` is the body already
+/// parsed by an earlier stage (the policy's `parsed_body`), if any, so it is not parsed twice.
 pub(crate) fn check_request(
     operation: &Operation,
-    path_params: &[(&str, &str)],
+    mut path: PathParams<'_>,
     parts: &Parts,
     body: &Bytes,
     validate: bool,
@@ -32,14 +33,18 @@ pub(crate) fn check_request(
     let header =
         |name: &str| -> Vec<&str> { parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect() };
     let cookies: Vec<&str> = header("cookie");
-    let raw = RawParams { path: path_params, query: parts.uri.query(), header: &header, cookies: &cookies };
+    let raw = RawParams { path: &[], query: parts.uri.query(), header: &header, cookies: &cookies };
 
     let mut typed = Params::default();
     let mut violations = Vec::new();
     for rule in &operation.params {
         let location = location_of(rule.spec.location);
         let pointer = format!("/{}", rule.spec.name);
-        let value = match params::decode(&rule.spec, &raw) {
+        let decoded = match rule.spec.location {
+            ParamLocation::Path => path.take(&rule.spec.name).transpose(),
+            _ => rule.decode(&raw),
+        };
+        let value = match decoded {
             Err(message) => {
                 violations.push(Violation::new(location, pointer, message));
                 continue;
@@ -54,15 +59,6 @@ pub(crate) fn check_request(
                 }
             }
             Ok(Some(value)) => {
-                // A parameter declared with `content: {application/json: ...}` carries JSON text.
-                let value = match (rule.json_content, value.as_str().map(serde_json::from_str::<Value>)) {
-                    (false, _) => value,
-                    (true, Some(Ok(parsed))) => parsed,
-                    (true, _) => {
-                        violations.push(Violation::new(location, pointer, "is not valid JSON"));
-                        continue;
-                    }
-                };
                 if validate {
                     if let Some(validator) = &rule.validator {
                         validator.check(&value, location, &pointer, &mut violations);

@@ -1,16 +1,19 @@
 //! An application: a contract, its handlers and a configuration, compiled into the request
 //! pipeline that every request runs through, whether it came over a socket or from a test client.
 
+mod context;
+mod stage;
+
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
@@ -18,12 +21,14 @@ use serde_json::Value;
 use crate::authorization::{self, AuthorizationRequest, Authorizer, PolicyOperation};
 use crate::config::{Config, ResponseValidation};
 use crate::contract::{Contract, Operation, RouteMatch};
-use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Identity, Responder};
+use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
 use crate::identity::Authenticator;
+use crate::path_params::PathParams;
 use crate::problem::{self, Problem, ProblemKind, RenderContext};
-use crate::telemetry::recorder::{FinishedRequest, RouteLabel, SpanTimes, Telemetry, TelemetryError};
-use crate::trace_context::{self, TraceContext};
-use crate::{request_id, validation};
+use crate::telemetry::recorder::{RouteLabel, Telemetry, TelemetryError};
+use crate::validation;
+use context::RequestContext;
+use stage::Stage;
 
 /// Errors building an application.
 #[derive(Debug, thiserror::Error)]
@@ -169,10 +174,6 @@ struct AppInner {
 /// Boxed error of a request body stream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-static X_REQUEST_ID: HeaderName = HeaderName::from_static(request_id::HEADER);
-static TRACEPARENT: HeaderName = HeaderName::from_static(trace_context::TRACEPARENT);
-static TRACESTATE: HeaderName = HeaderName::from_static(trace_context::TRACESTATE);
-
 impl App {
     /// Starts building an application from a configuration; the contract comes from
     /// [`AppBuilder::contract`] or `contract.path`.
@@ -220,176 +221,100 @@ impl App {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        let started = Instant::now();
         let telemetry = &self.inner.telemetry;
         // Held across the request: a dropped (cancelled) request still leaves the gauge.
         let _in_flight = telemetry.metrics().map(|metrics| metrics.request_started());
         let (parts, body) = request.into_parts();
-        let request_id = request_id::accept_or_generate(parts.headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes));
-        let mut trace = TraceContext::from_headers(
-            &header_values(&parts.headers, &TRACEPARENT),
-            &header_values(&parts.headers, &TRACESTATE),
-        );
-        let traced = telemetry.sample(&mut trace);
-        let mut progress = Progress {
-            route: RouteLabel::Unmatched,
-            subject: None,
-            request_bytes: 0,
-            span: traced.then(SpanTimes::begin),
-        };
-        let mut response = match self.run(&parts, body, &request_id, &trace, &mut progress).await {
+        let mut context = RequestContext::new(parts, telemetry, remote_addr);
+        let mut response = match self.run(&mut context, body).await {
             Ok(response) => response,
-            Err(problem) => self.problem_response(&problem, parts.uri.path(), &request_id, &trace),
+            Err(problem) => self.problem_response(&problem, &context),
         };
-        stamp(response.headers_mut(), &request_id, &trace);
-        telemetry.record(FinishedRequest {
-            method: &parts.method,
-            path: parts.uri.path(),
-            route: progress.route,
-            status: response.status().as_u16(),
-            request_id: &request_id,
-            trace: &trace,
-            subject: progress.subject.as_deref(),
-            started,
-            request_bytes: progress.request_bytes,
-            response_bytes: response.body().size_hint().exact().unwrap_or(0),
-            remote_addr,
-            span: progress.span,
-        });
+        context.stamp(response.headers_mut());
+        context.finish(telemetry, response.status().as_u16(), response.body().size_hint().exact().unwrap_or(0));
         response
     }
 
-    async fn run<'s, B>(
-        &'s self,
-        parts: &http::request::Parts,
-        body: B,
-        request_id: &str,
-        trace: &TraceContext,
-        progress: &mut Progress<'s>,
-    ) -> Result<Response<Full<Bytes>>, Problem>
+    /// The pipeline after the request was accepted: route, then one stage after the other, each
+    /// reading the context and adding to it.
+    async fn run<'s, B>(&'s self, context: &mut RequestContext<'s>, body: B) -> Result<Response<Full<Bytes>>, Problem>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
         let inner = &*self.inner;
-        let path = parts.uri.path();
-        if let Some(response) = self.builtin(&parts.method, path) {
-            progress.route = RouteLabel::Builtin;
+        if let Some(response) = self.builtin(&context.parts.method, context.parts.uri.path()) {
+            context.route = RouteLabel::Builtin;
             return response;
         }
-        let (operation_index, path_params) = match inner.contract.route(&parts.method, path) {
-            RouteMatch::Found { operation, params } => (operation, params),
-            RouteMatch::MethodNotAllowed(allow) => {
-                let detail = format!("{} is not allowed on {path}; allowed: {allow}.", parts.method);
-                let mut problem = Problem::new(ProblemKind::MethodNotAllowed, detail);
-                if let Ok(value) = HeaderValue::from_str(&allow) {
-                    problem = problem.with_header(ALLOW, value);
-                }
-                return Err(problem);
-            }
-            RouteMatch::NotFound => {
-                return Err(Problem::new(
-                    ProblemKind::NotFound,
-                    format!("No operation matches {} {path}.", parts.method),
-                ))
-            }
-        };
+        let (operation_index, raw_path_params) = self.route(&context.parts)?;
         let operation = inner.contract.operation_at(operation_index);
-        progress.route = RouteLabel::Operation { id: &operation.id, template: &operation.path_template };
+        context.route = RouteLabel::Operation { id: &operation.id, template: &operation.path_template };
+        context.clock.routed_to(&operation.id);
 
-        let stage = progress.stage_start();
-        let identity = self.identify(operation, parts).await;
-        progress.stage_end("identity", stage);
-        let identity = identity?;
-        progress.subject.clone_from(&identity.subject);
+        let identity = context
+            .clock
+            .time_async(Stage::Identity, inner.authenticator.authenticate(&operation.security, &context.parts))
+            .await?;
+        context.subject.clone_from(&identity.subject);
 
-        let body = read_body(parts, body, inner.config.server.max_body_bytes).await?;
-        progress.request_bytes = body.len() as u64;
+        let body = read_body(&context.parts, body, inner.config.server.max_body_bytes).await?;
+        context.request_bytes = body.len() as u64;
+        let path_params = PathParams::decode(operation, &raw_path_params);
 
-        let mut headers = parts.headers.clone();
         // Parsed once, when the policy asks for it, and handed on to validation and the handler.
         let mut parsed_body = None;
+        let mut policy_headers = Vec::new();
         if let Some(authorizer) = &inner.authorizer {
             // The body is parsed for the policy only when asked for: most policies never look at it.
             if authorizer.include_body() && !body.is_empty() {
                 parsed_body = serde_json::from_slice::<Value>(&body).ok();
             }
-            let stage = progress.stage_start();
-            let decided = self.authorize(
-                authorizer,
-                operation_index,
-                &path_params,
-                parts,
-                parsed_body.as_ref(),
-                &identity,
-                request_id,
-            );
-            progress.stage_end("authorization", stage);
-            for (name, value) in decided? {
-                headers.append(name, value);
-            }
+            let request = AuthorizationRequest {
+                parts: &context.parts,
+                body: parsed_body.as_ref(),
+                identity: &identity,
+                operation: &inner.policy_operations[operation_index],
+                path_params: &path_params,
+            };
+            policy_headers = context.clock.time(Stage::Authorization, || {
+                self.authorize(authorizer, &operation.id, &request, &context.request_id)
+            })?;
         }
 
-        let stage = progress.stage_start();
-        let checked = validation::check_request(
-            operation,
-            &path_params,
-            parts,
-            &body,
-            inner.config.validation.request,
-            parsed_body,
-        );
-        progress.stage_end("request_check", stage);
-        let checked = checked.inspect_err(|problem| self.count_validation_failures(problem))?;
+        let validate = inner.config.validation.request;
+        let checked = context.clock.time(Stage::RequestCheck, || {
+            validation::check_request(operation, path_params, &context.parts, &body, validate, parsed_body)
+        })?;
         let Some(handler) = &inner.handlers[operation_index] else {
             return Err(Problem::new(
                 ProblemKind::NotImplemented,
                 format!("Operation {:?} has no handler.", operation.id),
             ));
         };
+        // No stage after this one reads the request headers: they move to the handler's request.
+        let mut headers = std::mem::take(&mut context.parts.headers);
+        for (name, value) in policy_headers {
+            headers.append(name, value);
+        }
         let request = HandlerRequest {
-            method: parts.method.clone(),
-            path: path.to_owned(),
-            query: parts.uri.query().map(str::to_owned),
+            method: context.parts.method.clone(),
+            path: context.parts.uri.path().to_owned(),
+            query: context.parts.uri.query().map(str::to_owned),
             operation_id: inner.operation_ids[operation_index].clone(),
             params: checked.params,
             headers,
             body,
             json: checked.json,
-            request_id: request_id.to_owned(),
-            trace: trace.clone(),
+            request_id: context.request_id.clone(),
+            trace: context.trace.clone(),
             identity,
         };
-        let stage = progress.stage_start();
-        let outcome = tokio::time::timeout(inner.request_timeout, dispatch(handler, request)).await;
-        progress.stage_end("handler", stage);
-        let response = match outcome {
-            Ok(outcome) => outcome?,
-            Err(_) => {
-                return Err(Problem::new(
-                    ProblemKind::HandlerTimeout,
-                    format!("The handler did not answer within {} ms.", inner.config.server.request_timeout_ms),
-                ))
-            }
-        };
+        let mut response = context.clock.time_async(Stage::Handler, self.call(handler, request)).await?;
         if inner.config.validation.response != ResponseValidation::Off {
-            let stage = progress.stage_start();
-            let violations = validation::check_response(operation, &response);
-            progress.stage_end("response_check", stage);
-            if !violations.is_empty() {
-                inner.response_violations.fetch_add(1, Ordering::Relaxed);
-                if let Some(metrics) = inner.telemetry.metrics() {
-                    metrics.response_violation(&operation.id);
-                }
-                if inner.config.validation.response == ResponseValidation::Enforce {
-                    return Err(Problem::new(
-                        ProblemKind::ResponseValidation,
-                        "The handler's response does not match the contract.",
-                    )
-                    .with_errors(violations));
-                }
-                self.report_violations(&operation.id, request_id, &violations);
-            }
+            response = context
+                .clock
+                .time(Stage::ResponseCheck, || self.check_response(operation, response, &context.request_id))?;
         }
         let mut built = Response::new(Full::new(response.body));
         *built.status_mut() = response.status;
@@ -397,53 +322,50 @@ impl App {
         Ok(built)
     }
 
-    /// The identity stage: who is calling, as the operation's `security` requires.
-    async fn identify(&self, operation: &Operation, parts: &http::request::Parts) -> Result<Identity, Problem> {
-        let result = self.inner.authenticator.authenticate(&operation.security, parts).await;
-        if let (Err(problem), Some(metrics)) = (&result, self.inner.telemetry.metrics()) {
-            match problem.kind {
-                ProblemKind::InsufficientScope => metrics.authorization_denied(&operation.id),
-                _ => metrics.authentication_failure(&operation.id),
+    /// Finds the operation; 404 or 405 when there is none.
+    fn route<'c, 'p>(&'c self, parts: &'p http::request::Parts) -> Result<(usize, Vec<(&'c str, &'p str)>), Problem> {
+        let path = parts.uri.path();
+        match self.inner.contract.route(&parts.method, path) {
+            RouteMatch::Found { operation, params } => Ok((operation, params)),
+            RouteMatch::MethodNotAllowed(allow) => {
+                let detail = format!("{} is not allowed on {path}; allowed: {allow}.", parts.method);
+                let mut problem = Problem::new(ProblemKind::MethodNotAllowed, detail);
+                if let Ok(value) = HeaderValue::from_str(&allow) {
+                    problem = problem.with_header(ALLOW, value);
+                }
+                Err(problem)
+            }
+            RouteMatch::NotFound => {
+                Err(Problem::new(ProblemKind::NotFound, format!("No operation matches {} {path}.", parts.method)))
             }
         }
-        result
     }
 
-    /// The authorization stage: the policy's decision on this request. Headers the policy adds to
-    /// an allowed request are returned for the handler's request.
-    #[allow(clippy::too_many_arguments)]
+    /// The authorization stage: the policy's decision on this request, in the decision log when
+    /// configured. Headers the policy adds to an allowed request are returned for the handler's
+    /// request.
     fn authorize(
         &self,
         authorizer: &Authorizer,
-        operation_index: usize,
-        path_params: &[(&str, &str)],
-        parts: &http::request::Parts,
-        parsed_body: Option<&Value>,
-        identity: &Identity,
+        operation_id: &str,
+        request: &AuthorizationRequest<'_>,
         request_id: &str,
     ) -> Result<Vec<(HeaderName, HeaderValue)>, Problem> {
-        let inner = &*self.inner;
-        let operation = inner.contract.operation_at(operation_index);
         let started = Instant::now();
-        let result = authorizer.authorize(&AuthorizationRequest {
-            parts,
-            body: parsed_body,
-            identity,
-            operation: &inner.policy_operations[operation_index],
-            path_params,
-        });
-        if inner.config.authorization.decision_log {
-            let line =
-                authorization::decision_log_line(request_id, &operation.id, identity, &result, started.elapsed());
-            inner.telemetry.log().write_line(line);
+        let result = authorizer.authorize(request);
+        if self.inner.config.authorization.decision_log {
+            let line = authorization::decision_log_line(
+                request_id,
+                operation_id,
+                request.identity,
+                &result,
+                started.elapsed(),
+            );
+            self.inner.telemetry.log().write_line(line);
         }
-        let metrics = inner.telemetry.metrics();
         match result {
             Ok(decision) if decision.allow => Ok(decision.headers),
             Ok(decision) => {
-                if let Some(metrics) = metrics {
-                    metrics.authorization_denied(&operation.id);
-                }
                 let detail = decision.reason.unwrap_or_else(|| "The policy denies this request.".to_owned());
                 let mut problem = Problem::new(ProblemKind::AccessDenied, detail);
                 if let Some(status) = decision.status {
@@ -454,28 +376,52 @@ impl App {
                 }
                 Err(problem)
             }
-            Err(error) => {
-                if let Some(metrics) = metrics {
-                    metrics.authorization_error(&operation.id);
-                }
-                Err(Problem::new(
-                    ProblemKind::PolicyError,
-                    "The authorization policy could not decide; the request is refused.",
-                )
-                .with_internal(error.to_string()))
-            }
+            Err(error) => Err(Problem::new(
+                ProblemKind::PolicyError,
+                "The authorization policy could not decide; the request is refused.",
+            )
+            .with_internal(error.to_string())),
         }
     }
 
-    fn count_validation_failures(&self, problem: &Problem) {
-        let Some(metrics) = self.inner.telemetry.metrics() else { return };
-        for violation in &problem.errors {
-            metrics.validation_failure(violation.location.as_str());
+    /// The handler stage: the handler's answer within the request timeout.
+    async fn call(&self, handler: &Handler, request: HandlerRequest) -> Result<HandlerResponse, Problem> {
+        let timeout = self.inner.request_timeout;
+        match tokio::time::timeout(timeout, dispatch(handler, request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Problem::new(
+                ProblemKind::HandlerTimeout,
+                format!("The handler did not answer within {} ms.", self.inner.config.server.request_timeout_ms),
+            )),
         }
-        if problem.errors.is_empty() {
-            // 415 and malformed bodies carry no per-field list; they are body failures.
-            metrics.validation_failure(problem::Location::Body.as_str());
+    }
+
+    /// The response stage: violations of the contract are counted, then refused (`enforce`) or
+    /// logged with the response let through (`report`).
+    fn check_response(
+        &self,
+        operation: &Operation,
+        response: HandlerResponse,
+        request_id: &str,
+    ) -> Result<HandlerResponse, Problem> {
+        let inner = &*self.inner;
+        let violations = validation::check_response(operation, &response);
+        if violations.is_empty() {
+            return Ok(response);
         }
+        inner.response_violations.fetch_add(1, Ordering::Relaxed);
+        if let Some(metrics) = inner.telemetry.metrics() {
+            metrics.response_violation(&operation.id);
+        }
+        if inner.config.validation.response == ResponseValidation::Enforce {
+            return Err(Problem::new(
+                ProblemKind::ResponseValidation,
+                "The handler's response does not match the contract.",
+            )
+            .with_errors(violations));
+        }
+        self.report_violations(&operation.id, request_id, &violations);
+        Ok(response)
     }
 
     /// Report mode: the response went out; say what was wrong with it, one JSON line in the log.
@@ -523,19 +469,13 @@ impl App {
         Some(Ok(response))
     }
 
-    fn problem_response(
-        &self,
-        problem: &Problem,
-        instance: &str,
-        request_id: &str,
-        trace: &TraceContext,
-    ) -> Response<Full<Bytes>> {
+    fn problem_response(&self, problem: &Problem, context: &RequestContext<'_>) -> Response<Full<Bytes>> {
         let errors = &self.inner.config.errors;
         let body = problem.render(&RenderContext {
             type_base: &errors.type_base,
-            instance,
-            request_id,
-            trace_id: &trace.trace_id,
+            instance: context.parts.uri.path(),
+            request_id: &context.request_id,
+            trace_id: &context.trace.trace_id,
             debug: errors.debug,
         });
         let mut response = Response::new(Full::new(body));
@@ -620,43 +560,5 @@ where
         Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
         Err(error) => Err(Problem::new(ProblemKind::MalformedBody, "The request body could not be read.")
             .with_internal(error.to_string())),
-    }
-}
-
-fn header_values<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Vec<&'h [u8]> {
-    headers.get_all(name).iter().map(HeaderValue::as_bytes).collect()
-}
-
-/// Adds the correlation headers every response carries.
-fn stamp(headers: &mut HeaderMap, request_id: &str, trace: &TraceContext) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        headers.insert(X_REQUEST_ID.clone(), value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&trace.traceparent()) {
-        headers.insert(TRACEPARENT.clone(), value);
-    }
-    if let Some(value) = trace.tracestate.as_deref().and_then(|s| HeaderValue::from_str(s).ok()) {
-        headers.insert(TRACESTATE.clone(), value);
-    }
-}
-
-/// What the pipeline learned about a request so far, for telemetry once it is answered.
-struct Progress<'a> {
-    route: RouteLabel<'a>,
-    subject: Option<String>,
-    request_bytes: u64,
-    span: Option<SpanTimes>,
-}
-
-impl Progress<'_> {
-    /// The start of a stage, when this request's span is recorded (no clock read otherwise).
-    fn stage_start(&self) -> Option<SystemTime> {
-        self.span.as_ref().map(|_| SystemTime::now())
-    }
-
-    fn stage_end(&mut self, name: &'static str, start: Option<SystemTime>) {
-        if let (Some(span), Some(start)) = (self.span.as_mut(), start) {
-            span.stage(name, start);
-        }
     }
 }
