@@ -5,6 +5,11 @@
 //! span as a child of the caller's; otherwise it restarts the trace, as the spec requires, and drops
 //! `tracestate`, which only has meaning relative to the `traceparent` it came with.
 
+use std::fmt;
+use std::num::{NonZeroU128, NonZeroU64};
+
+use serde::{Serialize, Serializer};
+
 /// Name of the header carrying the trace id, parent span id and flags.
 pub const TRACEPARENT: &str = "traceparent";
 /// Name of the header carrying vendor-specific trace data.
@@ -21,15 +26,121 @@ const MAX_TRACESTATE_LEN: usize = 512;
 /// Members longer than this are the first to go when tracestate must be truncated.
 const LARGE_MEMBER_LEN: usize = 128;
 
+/// A W3C trace id: 16 bytes, never all zero. It is text only at the edges: `Display` (and
+/// serde) give the 32 lower-case hex digits of `traceparent`, [`TraceId::hex`] the same on the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceId(NonZeroU128);
+
+/// A W3C span id: 8 bytes, never all zero; 16 lower-case hex digits as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpanId(NonZeroU64);
+
+impl TraceId {
+    /// A random trace id.
+    pub fn random() -> TraceId {
+        // All zeros is reserved as invalid, so it is drawn again.
+        loop {
+            if let Some(id) = NonZeroU128::new(fastrand::u128(..)) {
+                return TraceId(id);
+            }
+        }
+    }
+
+    /// Exactly 32 lower-case hex digits, not all zero; None otherwise.
+    pub fn from_hex(text: &[u8]) -> Option<TraceId> {
+        (text.len() == 32).then(|| parse_hex(text)).flatten().and_then(NonZeroU128::new).map(TraceId)
+    }
+
+    /// The id's 16 bytes, most significant first (OpenTelemetry's order).
+    pub fn to_bytes(self) -> [u8; 16] {
+        self.0.get().to_be_bytes()
+    }
+
+    /// The 32 lower-case hex digits, on the stack.
+    pub fn hex(self) -> HexId {
+        HexId::new(self.0.get(), 32)
+    }
+}
+
+impl SpanId {
+    /// A random span id.
+    pub fn random() -> SpanId {
+        loop {
+            if let Some(id) = NonZeroU64::new(fastrand::u64(..)) {
+                return SpanId(id);
+            }
+        }
+    }
+
+    /// Exactly 16 lower-case hex digits, not all zero; None otherwise.
+    pub fn from_hex(text: &[u8]) -> Option<SpanId> {
+        let value = (text.len() == 16).then(|| parse_hex(text)).flatten()?;
+        u64::try_from(value).ok().and_then(NonZeroU64::new).map(SpanId)
+    }
+
+    /// The id's 8 bytes, most significant first (OpenTelemetry's order).
+    pub fn to_bytes(self) -> [u8; 8] {
+        self.0.get().to_be_bytes()
+    }
+
+    /// The 16 lower-case hex digits, on the stack.
+    pub fn hex(self) -> HexId {
+        HexId::new(u128::from(self.0.get()), 16)
+    }
+}
+
+/// A trace or span id as lower-case hex, formatted without allocating.
+#[derive(Clone, Copy)]
+pub struct HexId {
+    digits: [u8; 32],
+    len: usize,
+}
+
+impl HexId {
+    fn new(value: u128, len: usize) -> HexId {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0u8; 32];
+        for (index, digit) in digits[..len].iter_mut().enumerate() {
+            let shift = 4 * (len - 1 - index);
+            *digit = DIGITS[((value >> shift) & 0xf) as usize];
+        }
+        HexId { digits, len }
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written.
+        std::str::from_utf8(&self.digits[..self.len]).unwrap_or_default()
+    }
+}
+
+macro_rules! id_text {
+    ($id:ty) => {
+        impl fmt::Display for $id {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.hex().as_str())
+            }
+        }
+
+        impl Serialize for $id {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.hex().as_str())
+            }
+        }
+    };
+}
+id_text!(TraceId);
+id_text!(SpanId);
+
 /// The trace a request belongs to and the span the server starts for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
-    /// 32 lower-case hex chars, never all zero.
-    pub trace_id: String,
-    /// The span id of this server's span (16 lower-case hex, never all zero), newly generated per request.
-    pub span_id: String,
+    /// The trace this request belongs to.
+    pub trace_id: TraceId,
+    /// The span id of this server's span, newly generated per request.
+    pub span_id: SpanId,
     /// The caller's span id when a valid traceparent came in.
-    pub parent_span_id: Option<String>,
+    pub parent_span_id: Option<SpanId>,
     /// The trace-flags byte (bit 0 = sampled). New traces: sampled (0x01).
     pub flags: u8,
     /// The tracestate to propagate, already validated and trimmed; None when absent/invalid or when
@@ -52,10 +163,10 @@ impl TraceContext {
             // The spec says not to parse tracestate when traceparent failed to parse.
             return TraceContext::new_root();
         };
-        let mut span_id = new_span_id();
+        let mut span_id = SpanId::random();
         // A span id equal to its parent's would make the span look like its own parent in a trace view.
         while span_id == parent_id {
-            span_id = new_span_id();
+            span_id = SpanId::random();
         }
         TraceContext {
             trace_id,
@@ -71,8 +182,8 @@ impl TraceContext {
     /// Starts a new trace (random ids, sampled).
     pub fn new_root() -> TraceContext {
         TraceContext {
-            trace_id: new_trace_id(),
-            span_id: new_span_id(),
+            trace_id: TraceId::random(),
+            span_id: SpanId::random(),
             parent_span_id: None,
             flags: SAMPLED,
             tracestate: None,
@@ -99,7 +210,7 @@ impl TraceContext {
 /// must be exactly `00-<32 hex>-<16 hex>-<2 hex>` in lower-case hex with non-zero ids. A higher version
 /// (`01`..`fe`) is parsed the same way over its first 55 chars, and anything after them must start with
 /// `-`, so that future versions can add fields without breaking this parser.
-pub fn parse_traceparent(value: &[u8]) -> Option<(u8, String, String, u8)> {
+pub fn parse_traceparent(value: &[u8]) -> Option<(u8, TraceId, SpanId, u8)> {
     let value = trim_ows(value);
     if value.len() < TRACEPARENT_LEN || value[2] != b'-' {
         return None;
@@ -114,8 +225,8 @@ pub fn parse_traceparent(value: &[u8]) -> Option<(u8, String, String, u8)> {
     if !fits_version || value[35] != b'-' || value[52] != b'-' {
         return None;
     }
-    let trace_id = nonzero_hex_id(&value[3..35])?;
-    let parent_id = nonzero_hex_id(&value[36..52])?;
+    let trace_id = TraceId::from_hex(&value[3..35])?;
+    let parent_id = SpanId::from_hex(&value[36..52])?;
     let flags = hex_byte(&value[53..55])?;
     Some((version, trace_id, parent_id, flags))
 }
@@ -219,12 +330,9 @@ fn trim_ows(value: &[u8]) -> &[u8] {
     &value[start..end]
 }
 
-/// A lower-case hex id that is not all zeros, as the spec requires of trace-id and parent-id.
-fn nonzero_hex_id(id: &[u8]) -> Option<String> {
-    if !id.iter().all(|&b| hex_digit(b).is_some()) || id.iter().all(|&b| b == b'0') {
-        return None;
-    }
-    String::from_utf8(id.to_vec()).ok()
+/// Up to 32 lower-case hex digits as a number; None on any other character.
+fn parse_hex(digits: &[u8]) -> Option<u128> {
+    digits.iter().try_fold(0u128, |value, &digit| Some((value << 4) | u128::from(hex_digit(digit)?)))
 }
 
 /// Two lower-case hex digits as a byte.
@@ -244,26 +352,6 @@ fn hex_digit(b: u8) -> Option<u8> {
     }
 }
 
-/// A random trace id; all zeros is reserved as invalid, so it is drawn again.
-fn new_trace_id() -> String {
-    loop {
-        let id = fastrand::u128(..);
-        if id != 0 {
-            return format!("{id:032x}");
-        }
-    }
-}
-
-/// A random span id; all zeros is reserved as invalid, so it is drawn again.
-fn new_span_id() -> String {
-    loop {
-        let id = fastrand::u64(..);
-        if id != 0 {
-            return format!("{id:016x}");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +362,7 @@ mod tests {
 
     fn parse(value: &str) -> Option<(u8, String, String, u8)> {
         parse_traceparent(value.as_bytes())
+            .map(|(version, trace, parent, flags)| (version, trace.to_string(), parent.to_string(), flags))
     }
 
     fn state(values: &[&str]) -> Option<String> {
@@ -281,7 +370,8 @@ mod tests {
         parse_tracestate(&values)
     }
 
-    fn is_lower_hex_id(id: &str, len: usize) -> bool {
+    fn is_lower_hex_id(id: impl ToString, len: usize) -> bool {
+        let id = id.to_string();
         id.len() == len && id.bytes().all(|b| hex_digit(b).is_some()) && id.bytes().any(|b| b != b'0')
     }
 
@@ -426,15 +516,37 @@ mod tests {
         assert!(parse(&format!("01{}-x", &upper[2..])).is_none());
     }
 
+    // ---- ids ----
+
+    #[test]
+    fn ids_round_trip_through_their_hex() {
+        let trace = TraceId::from_hex(TRACE_ID.as_bytes()).expect("trace id");
+        assert_eq!(trace.hex().as_str(), TRACE_ID);
+        assert_eq!(trace.to_bytes()[0], 0x4b);
+        let span = SpanId::from_hex(PARENT_ID.as_bytes()).expect("span id");
+        assert_eq!(span.to_string(), PARENT_ID);
+        assert_eq!(span.to_bytes(), [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7]);
+        assert_eq!(serde_json::to_value(span).ok(), Some(serde_json::json!(PARENT_ID)));
+    }
+
+    #[test]
+    fn ids_refuse_zero_upper_case_and_wrong_lengths() {
+        assert!(TraceId::from_hex("0".repeat(32).as_bytes()).is_none());
+        assert!(TraceId::from_hex(TRACE_ID.to_uppercase().as_bytes()).is_none());
+        assert!(TraceId::from_hex(&TRACE_ID.as_bytes()[..31]).is_none());
+        assert!(SpanId::from_hex(b"+0f067aa0ba902b7").is_none());
+        assert!(SpanId::from_hex(TRACE_ID.as_bytes()).is_none());
+    }
+
     // ---- TraceContext ----
 
     #[test]
     fn valid_traceparent_continues_the_trace() {
         let tc = TraceContext::from_headers(&[VALID.as_bytes()], &[b"congo=t61rcWkgMzE"]);
-        assert_eq!(tc.trace_id, TRACE_ID);
-        assert_eq!(tc.parent_span_id.as_deref(), Some(PARENT_ID));
+        assert_eq!(tc.trace_id.to_string(), TRACE_ID);
+        assert_eq!(tc.parent_span_id.map(|id| id.to_string()).as_deref(), Some(PARENT_ID));
         assert_eq!(tc.flags, 0x01);
-        assert!(is_lower_hex_id(&tc.span_id, 16));
+        assert!(is_lower_hex_id(tc.span_id, 16));
         assert_eq!(tc.tracestate.as_deref(), Some("congo=t61rcWkgMzE"));
     }
 
@@ -450,7 +562,7 @@ mod tests {
     fn new_span_id_differs_from_parent() {
         for _ in 0..200 {
             let tc = TraceContext::from_headers(&[VALID.as_bytes()], &[]);
-            assert_ne!(tc.span_id, PARENT_ID);
+            assert_ne!(tc.span_id.to_string(), PARENT_ID);
         }
     }
 
@@ -460,14 +572,14 @@ mod tests {
         assert_eq!(tc.parent_span_id, None);
         assert_eq!(tc.tracestate, None);
         assert_eq!(tc.flags, 0x01);
-        assert!(is_lower_hex_id(&tc.trace_id, 32));
+        assert!(is_lower_hex_id(tc.trace_id, 32));
     }
 
     #[test]
     fn invalid_traceparent_restarts_trace_and_drops_tracestate() {
         let bad = VALID.replace(PARENT_ID, &"0".repeat(16));
         let tc = TraceContext::from_headers(&[bad.as_bytes()], &[b"congo=t61rcWkgMzE"]);
-        assert_ne!(tc.trace_id, TRACE_ID);
+        assert_ne!(tc.trace_id.to_string(), TRACE_ID);
         assert_eq!(tc.parent_span_id, None);
         assert_eq!(tc.tracestate, None);
         assert!(tc.sampled());
@@ -476,7 +588,7 @@ mod tests {
     #[test]
     fn several_traceparent_values_are_invalid() {
         let tc = TraceContext::from_headers(&[VALID.as_bytes(), VALID.as_bytes()], &[b"congo=t61rcWkgMzE"]);
-        assert_ne!(tc.trace_id, TRACE_ID);
+        assert_ne!(tc.trace_id.to_string(), TRACE_ID);
         assert_eq!(tc.parent_span_id, None);
         assert_eq!(tc.tracestate, None);
     }
@@ -484,8 +596,8 @@ mod tests {
     #[test]
     fn invalid_tracestate_keeps_the_trace() {
         let tc = TraceContext::from_headers(&[VALID.as_bytes()], &[b"Congo=t61rcWkgMzE"]);
-        assert_eq!(tc.trace_id, TRACE_ID);
-        assert_eq!(tc.parent_span_id.as_deref(), Some(PARENT_ID));
+        assert_eq!(tc.trace_id.to_string(), TRACE_ID);
+        assert_eq!(tc.parent_span_id.map(|id| id.to_string()).as_deref(), Some(PARENT_ID));
         assert_eq!(tc.tracestate, None);
     }
 
@@ -493,7 +605,7 @@ mod tests {
     fn future_version_is_answered_as_version_00() {
         let value = format!("42{}-more", &VALID[2..]);
         let tc = TraceContext::from_headers(&[value.as_bytes()], &[]);
-        assert_eq!(tc.trace_id, TRACE_ID);
+        assert_eq!(tc.trace_id.to_string(), TRACE_ID);
         let out = tc.traceparent();
         assert!(out.starts_with(&format!("00-{TRACE_ID}-")), "{out}");
         assert_eq!(parse(&out).map(|p| p.0), Some(0));
@@ -503,8 +615,8 @@ mod tests {
     fn new_root_is_sampled_with_random_ids() {
         let a = TraceContext::new_root();
         let b = TraceContext::new_root();
-        assert!(is_lower_hex_id(&a.trace_id, 32));
-        assert!(is_lower_hex_id(&a.span_id, 16));
+        assert!(is_lower_hex_id(a.trace_id, 32));
+        assert!(is_lower_hex_id(a.span_id, 16));
         assert!(a.sampled());
         assert_eq!((a.parent_span_id.clone(), a.tracestate.clone()), (None, None));
         assert_ne!(a.trace_id, b.trace_id);
@@ -514,8 +626,8 @@ mod tests {
     #[test]
     fn traceparent_format() {
         let mut tc = TraceContext {
-            trace_id: TRACE_ID.to_owned(),
-            span_id: PARENT_ID.to_owned(),
+            trace_id: TraceId::from_hex(TRACE_ID.as_bytes()).expect("trace id"),
+            span_id: SpanId::from_hex(PARENT_ID.as_bytes()).expect("span id"),
             parent_span_id: None,
             flags: 0x01,
             tracestate: None,

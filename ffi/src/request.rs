@@ -4,6 +4,7 @@
 
 use std::sync::{Mutex, OnceLock};
 
+use armature_core::trace_context::HexId;
 use armature_core::HandlerRequest;
 use serde_json::{Map, Value};
 
@@ -28,6 +29,9 @@ pub struct ArmatureRequest {
     inner: HandlerRequest,
     params_json: [OnceLock<String>; 4],
     identity_json: OnceLock<String>,
+    /// The trace and span ids as text, formatted when first asked for.
+    trace_id_hex: OnceLock<HexId>,
+    span_id_hex: OnceLock<HexId>,
     /// Serialized single parameters. Each is a separate heap string that is never moved or
     /// dropped before the request, so slices handed out stay valid while the Vec grows.
     kept: Mutex<Vec<Box<str>>>,
@@ -35,7 +39,14 @@ pub struct ArmatureRequest {
 
 impl ArmatureRequest {
     pub(crate) fn new(inner: HandlerRequest) -> Self {
-        Self { inner, params_json: Default::default(), identity_json: OnceLock::new(), kept: Mutex::new(Vec::new()) }
+        Self {
+            inner,
+            params_json: Default::default(),
+            identity_json: OnceLock::new(),
+            trace_id_hex: OnceLock::new(),
+            span_id_hex: OnceLock::new(),
+            kept: Mutex::new(Vec::new()),
+        }
     }
 
     fn params(&self, location: ArmatureParamLocation) -> Result<(usize, &Map<String, Value>), FfiError> {
@@ -159,7 +170,7 @@ pub extern "C" fn armature_request_trace_id(
     out: *mut ArmatureStr,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    read(request, out, error, |r| Ok(r.inner.trace.trace_id.as_bytes()))
+    read(request, out, error, |r| Ok(r.trace_id_hex.get_or_init(|| r.inner.trace.trace_id.hex()).as_str().as_bytes()))
 }
 
 /// The id of the server span of this request (16 lower-case hex digits).
@@ -172,7 +183,7 @@ pub extern "C" fn armature_request_span_id(
     out: *mut ArmatureStr,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    read(request, out, error, |r| Ok(r.inner.trace.span_id.as_bytes()))
+    read(request, out, error, |r| Ok(r.span_id_hex.get_or_init(|| r.inner.trace.span_id.hex()).as_str().as_bytes()))
 }
 
 /// The request body, already checked against the contract. Bytes, not necessarily UTF-8.

@@ -109,8 +109,8 @@ impl Request {
 
     /// The W3C trace id, 32 hex digits.
     #[getter]
-    fn trace_id(&self) -> &str {
-        &self.inner.trace.trace_id
+    fn trace_id(&self) -> String {
+        self.inner.trace.trace_id.to_string()
     }
 
     /// Path parameters, decoded and typed as the contract declares them.

@@ -475,7 +475,7 @@ impl App {
             type_base: &errors.type_base,
             instance: context.parts.uri.path(),
             request_id: &context.request_id,
-            trace_id: &context.trace.trace_id,
+            trace_id: context.trace.trace_id.hex().as_str(),
             debug: errors.debug,
         });
         let mut response = Response::new(Full::new(body));

@@ -158,7 +158,7 @@ impl Telemetry {
             return false;
         }
         let has_parent = trace.parent_span_id.is_some();
-        let sampled = should_sample(has_parent, trace.sampled(), &trace.trace_id, self.sample_ratio);
+        let sampled = should_sample(has_parent, trace.sampled(), trace.trace_id, self.sample_ratio);
         if !has_parent {
             trace.flags = if sampled { trace.flags | 0x01 } else { trace.flags & !0x01 };
         }
@@ -174,7 +174,7 @@ impl Telemetry {
         if let Some(access_log) = &self.access_log {
             access_log.record(&AccessRecord {
                 request_id: finished.request_id,
-                trace_id: &finished.trace.trace_id,
+                trace_id: finished.trace.trace_id.hex().as_str(),
                 method: finished.method,
                 path: finished.path,
                 operation: match finished.route {
@@ -224,9 +224,9 @@ fn request_span(finished: &FinishedRequest<'_>, times: SpanTimes, duration: Dura
         RouteLabel::Unmatched => method.to_owned(),
     };
     RequestSpan {
-        trace_id: finished.trace.trace_id.clone(),
-        span_id: finished.trace.span_id.clone(),
-        parent_span_id: finished.trace.parent_span_id.clone(),
+        trace_id: finished.trace.trace_id,
+        span_id: finished.trace.span_id,
+        parent_span_id: finished.trace.parent_span_id,
         name,
         start,
         end: start + duration,

@@ -22,6 +22,7 @@ use opentelemetry_sdk::trace::{
 use opentelemetry_sdk::Resource;
 
 use crate::config::telemetry::TracingConfig;
+use crate::trace_context;
 
 /// Errors starting the exporter.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +67,13 @@ pub struct StageTiming {
 /// A finished server span of one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpan {
-    /// Trace id, 32 lower-case hex digits.
-    pub trace_id: String,
-    /// This server's span id, 16 lower-case hex digits: it was already echoed to the client in
-    /// `traceparent`, so the exported span carries exactly this id.
-    pub span_id: String,
-    /// The caller's span id (16 hex digits) when the request came with a `traceparent`.
-    pub parent_span_id: Option<String>,
+    /// The trace.
+    pub trace_id: trace_context::TraceId,
+    /// This server's span id: it was already echoed to the client in `traceparent`, so the
+    /// exported span carries exactly this id.
+    pub span_id: trace_context::SpanId,
+    /// The caller's span id when the request came with a `traceparent`.
+    pub parent_span_id: Option<trace_context::SpanId>,
     /// Span name, e.g. `GET /users/{id}`.
     pub name: String,
     /// When the request arrived.
@@ -169,20 +170,17 @@ impl SpanExporter {
     /// than queueing without bound.
     ///
     /// The SDK's batch processor queues into a bounded channel with `try_send`, which is what keeps
-    /// this call non-blocking and bounded. A span whose own ids are not valid is dropped: exporting
-    /// it under other ids would not match what the client was told.
+    /// this call non-blocking and bounded.
     pub fn record(&self, span: RequestSpan) {
         if self.stopped.load(Ordering::Acquire) {
             return;
         }
-        let (Some(trace_id), Some(span_id)) = (parse_trace_id(&span.trace_id), parse_span_id(&span.span_id)) else {
-            return;
-        };
-        // A malformed parent id only loses the link to the caller, not the span itself.
-        let parent =
-            span.parent_span_id.as_deref().and_then(parse_span_id).map(|parent_id| {
-                SpanContext::new(trace_id, parent_id, TraceFlags::SAMPLED, true, TraceState::default())
-            });
+        let trace_id = TraceId::from_bytes(span.trace_id.to_bytes());
+        let span_id = SpanId::from_bytes(span.span_id.to_bytes());
+        let parent = span.parent_span_id.map(|parent_id| {
+            let parent_id = SpanId::from_bytes(parent_id.to_bytes());
+            SpanContext::new(trace_id, parent_id, TraceFlags::SAMPLED, true, TraceState::default())
+        });
         let context = match parent {
             Some(parent) => Context::new().with_remote_span_context(parent),
             None => Context::new(),
@@ -244,39 +242,18 @@ impl Drop for SpanExporter {
 /// so every service of the trace decides alike (same rule as OpenTelemetry's TraceIdRatioBased).
 ///
 /// The rule: keep when the trace id's low 64 bits, shifted right by one, are below
-/// `ratio * 2^63`. A trace id that is not 32 hex digits gives no such number and is kept only when
-/// `ratio >= 1`.
-pub fn should_sample(has_parent: bool, parent_sampled: bool, trace_id: &str, ratio: f64) -> bool {
+/// `ratio * 2^63`.
+pub fn should_sample(has_parent: bool, parent_sampled: bool, trace_id: trace_context::TraceId, ratio: f64) -> bool {
     if has_parent {
         return parent_sampled;
     }
     if ratio >= 1.0 {
         return true;
     }
-    let Some(trace_id) = parse_trace_id(trace_id) else {
-        return false;
-    };
     // `max` also turns NaN into 0, as the SDK does.
     let upper_bound = (ratio.max(0.0) * (1u64 << 63) as f64) as u64;
     let low = u128::from_be_bytes(trace_id.to_bytes()) as u64;
     (low >> 1) < upper_bound
-}
-
-fn is_hex(text: &str, len: usize) -> bool {
-    text.len() == len && text.bytes().all(|byte| byte.is_ascii_hexdigit())
-}
-
-/// A valid (non-zero) trace id from exactly 32 hex digits.
-fn parse_trace_id(text: &str) -> Option<TraceId> {
-    // `TraceId::from_hex` alone would accept shorter strings and a leading `+`.
-    let id = if is_hex(text, 32) { TraceId::from_hex(text).ok()? } else { return None };
-    (id != TraceId::INVALID).then_some(id)
-}
-
-/// A valid (non-zero) span id from exactly 16 hex digits.
-fn parse_span_id(text: &str) -> Option<SpanId> {
-    let id = if is_hex(text, 16) { SpanId::from_hex(text).ok()? } else { return None };
-    (id != SpanId::INVALID).then_some(id)
 }
 
 /// Refuses endpoints the exporter could not reach: it would otherwise start fine and then fail
@@ -303,9 +280,17 @@ mod tests {
 
     /// The SDK's own TraceIdRatioBased decision, to check `should_sample` agrees with it.
     fn sdk_decides(trace_id: &str, ratio: f64) -> bool {
-        let Some(id) = parse_trace_id(trace_id) else { panic!("test trace id {trace_id} is not valid") };
+        let id = TraceId::from_bytes(id(trace_id).to_bytes());
         let result = Sampler::TraceIdRatioBased(ratio).should_sample(None, id, "x", &SpanKind::Server, &[], &[]);
         matches!(result.decision, SamplingDecision::RecordAndSample)
+    }
+
+    fn id(text: &str) -> trace_context::TraceId {
+        trace_context::TraceId::from_hex(text.as_bytes()).unwrap_or_else(|| panic!("test trace id {text} is not valid"))
+    }
+
+    fn should_sample(has_parent: bool, parent_sampled: bool, trace_id: &str, ratio: f64) -> bool {
+        super::should_sample(has_parent, parent_sampled, id(trace_id), ratio)
     }
 
     // Low 64 bits 0x7fff_ffff_ffff_ffff: (low >> 1) = 2^62 - 1, just under the 0.5 threshold 2^62.
@@ -360,18 +345,7 @@ mod tests {
                     assert_eq!(should_sample(false, false, id, ratio), first, "{id} at {ratio}");
                 }
                 assert_eq!(first, sdk_decides(id, ratio), "{id} at {ratio} disagrees with the SDK");
-                assert_eq!(should_sample(false, false, &id.to_uppercase(), ratio), first, "{id} upper case");
             }
-        }
-    }
-
-    #[test]
-    fn malformed_trace_id_is_dropped_below_ratio_one() {
-        for id in
-            ["", "xyz", "+bf92f3577b34da67fffffffffffffff", "7fffffffffffffff", "00000000000000000000000000000000"]
-        {
-            assert!(!should_sample(false, false, id, 0.5), "{id:?}");
-            assert!(should_sample(false, false, id, 1.0), "{id:?}");
         }
     }
 
