@@ -618,7 +618,7 @@ mod tests {
         assert!(is_lower_hex_id(a.trace_id, 32));
         assert!(is_lower_hex_id(a.span_id, 16));
         assert!(a.sampled());
-        assert_eq!((a.parent_span_id.clone(), a.tracestate.clone()), (None, None));
+        assert_eq!((a.parent_span_id, a.tracestate.clone()), (None, None));
         assert_ne!(a.trace_id, b.trace_id);
         assert_ne!(a.span_id, b.span_id);
     }

@@ -171,6 +171,9 @@ struct AppInner {
     response_violations: AtomicU64,
 }
 
+/// Path parameters as the router captured them: the contract's name, the text still percent-encoded.
+type CapturedParams<'c, 'p> = Vec<(&'c str, &'p str)>;
+
 /// Boxed error of a request body stream.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -323,7 +326,7 @@ impl App {
     }
 
     /// Finds the operation; 404 or 405 when there is none.
-    fn route<'c, 'p>(&'c self, parts: &'p http::request::Parts) -> Result<(usize, Vec<(&'c str, &'p str)>), Problem> {
+    fn route<'c, 'p>(&'c self, parts: &'p http::request::Parts) -> Result<(usize, CapturedParams<'c, 'p>), Problem> {
         let path = parts.uri.path();
         match self.inner.contract.route(&parts.method, path) {
             RouteMatch::Found { operation, params } => Ok((operation, params)),
