@@ -27,6 +27,7 @@ pub mod authorization;
 pub mod config;
 pub mod contract;
 pub mod dispatch;
+pub mod host;
 pub mod identity;
 pub mod path_params;
 pub mod problem;
@@ -46,4 +47,5 @@ pub use dispatch::{
     Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Identity, IdentityKind, Params,
     PendingRequest, RequestQueue, Responder,
 };
+pub use host::{Host, HostError};
 pub use server::{ServerError, ServerHandle};
