@@ -49,7 +49,8 @@ typedef struct ArmatureRequest ArmatureRequest;
 // `armature_responder_free`; every call on it may come from any thread.
 typedef struct ArmatureResponder ArmatureResponder;
 
-// A server under construction, running, or stopped.
+// A server under construction, running, or stopped: the core's [`Host`], whose life cycle
+// and checks every binding shares.
 typedef struct ArmatureServer ArmatureServer;
 
 // The result of every fallible call: `ARMATURE_STATUS_OK` (0) or one of the codes below.
@@ -399,7 +400,8 @@ ArmatureStatus armature_request_params_json(const struct ArmatureRequest *reques
 // Thread safety: any thread, once, after every other call on this request has returned.
 void armature_request_free(struct ArmatureRequest *request);
 
-// Sets the status of the response being built (default 200). 1xx statuses are refused.
+// Sets the status of the response being built (default 200). A status outside 200-599 is
+// `ARMATURE_STATUS_INVALID_ARGUMENT` (the answer rule, docs/dispatch.md) and changes nothing.
 //
 // Thread safety: any thread; never blocks for long (a short internal lock).
 // After the answer has gone: `ARMATURE_STATUS_ALREADY_FINISHED`, nothing changes.
@@ -408,7 +410,10 @@ ArmatureStatus armature_responder_set_status(struct ArmatureResponder *responder
                                              struct ArmatureError **error);
 
 // Adds a response header line (a second call with the same name adds a second line).
-// `x-request-id` and `traceparent` are the pipeline's: values set here are replaced.
+// `x-request-id` and `traceparent` are the pipeline's: values set here are replaced. The
+// headers that frame the body or manage the connection (`content-length`,
+// `transfer-encoding`, `connection`, ...) are `ARMATURE_STATUS_INVALID_ARGUMENT`: core frames
+// every body itself (the answer rule, docs/dispatch.md).
 //
 // Ownership: `name` and `value` are copied. Thread safety: any thread; never blocks for long.
 ArmatureStatus armature_responder_add_header(struct ArmatureResponder *responder,

@@ -17,6 +17,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+use crate::answer_rules::{self, InvalidAnswer};
 pub use crate::identity::{Identity, IdentityKind};
 use crate::trace_context::TraceContext;
 
@@ -107,7 +108,7 @@ pub enum HandlerError {
     /// status (400-599) and this detail, which is public (unlike `Failed`'s message).
     #[error("handler refused with {status}: {detail}")]
     Refused {
-        /// The status answered; a status outside 400-599 is answered as 500.
+        /// The status answered, 400-599 ([`crate::answer_rules`]).
         status: StatusCode,
         /// Shown to the client as the problem's `detail`.
         detail: String,
@@ -121,11 +122,15 @@ pub enum HandlerError {
 pub type HandlerOutcome = Result<HandlerResponse, HandlerError>;
 
 /// Why an answer could not be delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RespondError {
     /// The request is no longer waiting: it timed out or the client went away.
     #[error("the request is no longer waiting for an answer")]
     Gone,
+    /// The answer breaks the rule of [`crate::answer_rules`]; the request was answered
+    /// `500 handler-error` instead.
+    #[error(transparent)]
+    Invalid(#[from] InvalidAnswer),
 }
 
 /// The one-shot answer channel of a request. Answering consumes it, so a second answer is
@@ -142,9 +147,18 @@ impl Responder {
         (Responder { sender }, receiver)
     }
 
-    /// Answers with a response or a failure. May be called from any thread.
+    /// Answers with a response or a failure. May be called from any thread. An answer that
+    /// breaks the rule of [`crate::answer_rules`] is answered `500 handler-error` instead, and
+    /// the error says why.
     pub fn finish(self, outcome: HandlerOutcome) -> Result<(), RespondError> {
-        self.sender.send(outcome).map_err(|_| RespondError::Gone)
+        let (outcome, invalid) = answer_rules::enforce(outcome);
+        let sent = self.sender.send(outcome);
+        match (invalid, sent) {
+            // Whether the request still waited does not matter then: the caller's mistake does.
+            (Some(invalid), _) => Err(RespondError::Invalid(invalid)),
+            (None, Ok(())) => Ok(()),
+            (None, Err(_)) => Err(RespondError::Gone),
+        }
     }
 
     /// Answers with a response.

@@ -401,6 +401,38 @@ paths:
     }
 
     #[test]
+    fn answers_that_break_the_answer_rule_become_handler_errors_in_every_handler_kind() {
+        let host = host();
+        host.register("hello", || {
+            Handler::from_async(|_| async {
+                let mut response = HandlerResponse::text(StatusCode::OK, "hi");
+                response.headers.insert(http::header::CONTENT_LENGTH, http::HeaderValue::from_static("99"));
+                Ok(response)
+            })
+        })
+        .expect("register");
+        let (told, heard) = mpsc::channel();
+        host.register("queued", move || {
+            Handler::callback(move |_, responder| {
+                let interim = HandlerResponse::empty(StatusCode::CONTINUE);
+                told.send(responder.respond(interim)).unwrap_or_default();
+            })
+        })
+        .expect("register");
+        for target in ["/hello", "/queued"] {
+            let response = inject(&host, target);
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{target}");
+            let problem: serde_json::Value = serde_json::from_slice(response.body()).expect("a problem");
+            assert_eq!(problem["type"], "https://armature.dev/problems/handler-error", "{target}");
+        }
+        let told = heard.recv_timeout(Duration::from_secs(5)).expect("the callback ran");
+        assert!(matches!(
+            told,
+            Err(crate::dispatch::RespondError::Invalid(crate::answer_rules::InvalidAnswer::Status(100)))
+        ));
+    }
+
+    #[test]
     fn a_failed_start_leaves_the_host_to_retry() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let mut host = host();

@@ -22,6 +22,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod answer_rules;
 pub mod app;
 pub mod authorization;
 pub mod config;

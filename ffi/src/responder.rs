@@ -6,6 +6,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use armature_core::answer_rules::{self, InvalidAnswer};
 use armature_core::dispatch::RespondError;
 use armature_core::{HandlerError, HandlerOutcome, HandlerResponse, Responder};
 use bytes::Bytes;
@@ -57,15 +58,15 @@ impl ArmatureResponder {
         let outcome = outcome(&mut draft);
         let responder = draft.responder.take().ok_or(FfiError::AlreadyFinished)?;
         drop(draft);
-        responder.finish(outcome).map_err(|RespondError::Gone| FfiError::Gone)
+        responder.finish(outcome).map_err(|error| match error {
+            RespondError::Gone => FfiError::Gone,
+            RespondError::Invalid(invalid) => invalid_answer(invalid),
+        })
     }
 }
 
-fn status_code(status: u16) -> Result<StatusCode, FfiError> {
-    StatusCode::from_u16(status)
-        .ok()
-        .filter(|s| s.as_u16() >= 200)
-        .ok_or_else(|| FfiError::InvalidArgument(format!("{status} is not a final HTTP status (200-999)")))
+fn invalid_answer(invalid: InvalidAnswer) -> FfiError {
+    FfiError::InvalidArgument(invalid.to_string())
 }
 
 fn on_responder(
@@ -76,7 +77,8 @@ fn on_responder(
     with_handle(responder, "responder", error, body)
 }
 
-/// Sets the status of the response being built (default 200). 1xx statuses are refused.
+/// Sets the status of the response being built (default 200). A status outside 200-599 is
+/// `ARMATURE_STATUS_INVALID_ARGUMENT` (the answer rule, docs/dispatch.md) and changes nothing.
 ///
 /// Thread safety: any thread; never blocks for long (a short internal lock).
 /// After the answer has gone: `ARMATURE_STATUS_ALREADY_FINISHED`, nothing changes.
@@ -87,14 +89,17 @@ pub extern "C" fn armature_responder_set_status(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     on_responder(responder, error, |r| {
-        let status = status_code(status)?;
+        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
         r.open()?.response.status = status;
         Ok(())
     })
 }
 
 /// Adds a response header line (a second call with the same name adds a second line).
-/// `x-request-id` and `traceparent` are the pipeline's: values set here are replaced.
+/// `x-request-id` and `traceparent` are the pipeline's: values set here are replaced. The
+/// headers that frame the body or manage the connection (`content-length`,
+/// `transfer-encoding`, `connection`, ...) are `ARMATURE_STATUS_INVALID_ARGUMENT`: core frames
+/// every body itself (the answer rule, docs/dispatch.md).
 ///
 /// Ownership: `name` and `value` are copied. Thread safety: any thread; never blocks for long.
 #[no_mangle]
@@ -111,6 +116,7 @@ pub extern "C" fn armature_responder_add_header(
         let (name, value) = unsafe { (str_in(name, name_len, "name")?, bytes_in(value, value_len, "value")?) };
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| FfiError::InvalidArgument(format!("{name:?} is not a valid header name")))?;
+        answer_rules::response_header(&name).map_err(invalid_answer)?;
         let value = HeaderValue::from_bytes(value).map_err(|_| {
             FfiError::InvalidArgument(format!("the value of header {name} has bytes a header cannot carry"))
         })?;
@@ -166,7 +172,7 @@ pub extern "C" fn armature_responder_respond(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     on_responder(responder, error, |r| {
-        let status = status_code(status)?;
+        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
         // SAFETY: the caller passes the given numbers of readable bytes.
         let (content_type, body) =
             unsafe { (bytes_in(content_type, content_type_len, "content_type")?, bytes_in(body, body_len, "body")?) };
@@ -225,10 +231,7 @@ pub extern "C" fn armature_responder_refuse(
     on_responder(responder, error, |r| {
         // SAFETY: the caller passes `detail_len` readable bytes at `detail`.
         let detail = unsafe { str_in(detail, detail_len, "detail") }?;
-        let status = StatusCode::from_u16(status)
-            .ok()
-            .filter(|s| s.is_client_error() || s.is_server_error())
-            .ok_or_else(|| FfiError::InvalidArgument(format!("a refusal's status must be 400-599, not {status}")))?;
+        let status = answer_rules::refusal_status(status).map_err(invalid_answer)?;
         r.send(|_| Err(HandlerError::Refused { status, detail: detail.to_owned() }))
     })
 }

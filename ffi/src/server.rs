@@ -5,11 +5,9 @@
 //! thread.
 
 use std::ffi::c_void;
-use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use armature_core::server::{self, ShutdownTrigger};
-use armature_core::{App, AppError, Config, Contract, Handler, RequestQueue, ServerHandle};
+use armature_core::{AppError, Contract, Handler, Host, RequestQueue};
 
 use crate::config::{ArmatureConfig, ArmatureContract};
 use crate::handle::{borrow, give, with_handle, write_out};
@@ -41,29 +39,10 @@ pub struct ArmaturePending {
     pub responder: *mut ArmatureResponder,
 }
 
-/// A server under construction, running, or stopped.
+/// A server under construction, running, or stopped: the core's [`Host`], whose life cycle
+/// and checks every binding shares.
 pub struct ArmatureServer {
-    config: Config,
-    contract: Arc<Contract>,
-    queue: RequestQueue,
-    /// Kept until the server is freed (not only while the app runs), so `free_user_data` runs
-    /// at `armature_server_free`, as documented, whatever state the server reached.
-    handlers: Mutex<Vec<(String, Handler)>>,
-    state: Mutex<State>,
-    stopped: Condvar,
-}
-
-enum State {
-    Configuring,
-    /// `handle` is None while a thread blocks in wait or run_until_signal with it.
-    Running {
-        handle: Option<ServerHandle>,
-        trigger: ShutdownTrigger,
-        addr: SocketAddr,
-    },
-    Stopped {
-        addr: SocketAddr,
-    },
+    host: Host,
 }
 
 /// The host's `user_data` and its release function. The host promises, by registering it,
@@ -84,72 +63,6 @@ impl Drop for UserData {
             // SAFETY: the host registered `free` for this pointer; it is called once, here.
             unsafe { free(self.pointer) };
         }
-    }
-}
-
-impl ArmatureServer {
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a panic on another thread mid-call; every state is consistent.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Registers the handler `make` builds, called only once the registration is known to
-    /// succeed, so a refused registration leaves the host's data untouched.
-    fn register(&self, operation_id: &str, make: impl FnOnce() -> Handler) -> Result<(), FfiError> {
-        if self.contract.operation(operation_id).is_none() {
-            return Err(AppError::UnknownOperation(operation_id.to_owned()).into());
-        }
-        let state = self.state();
-        if !matches!(*state, State::Configuring) {
-            return Err(FfiError::AlreadyStarted);
-        }
-        let mut handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
-        if handlers.iter().any(|(id, _)| id == operation_id) {
-            return Err(AppError::DuplicateHandler(operation_id.to_owned()).into());
-        }
-        handlers.push((operation_id.to_owned(), make()));
-        Ok(())
-    }
-
-    fn start(&self) -> Result<(), FfiError> {
-        let mut state = self.state();
-        if !matches!(*state, State::Configuring) {
-            return Err(FfiError::AlreadyStarted);
-        }
-        let handlers = self.handlers.lock().unwrap_or_else(|e| e.into_inner());
-        // Clones (Arcs), so a failed start (port in use) leaves the server as it was, to retry.
-        let mut builder = App::builder(self.config.clone()).contract(self.contract.clone());
-        for (id, handler) in handlers.iter() {
-            builder = builder.handler(id.clone(), handler.clone());
-        }
-        let handle = server::start(builder.build()?)?;
-        *state = State::Running { trigger: handle.shutdown_trigger(), addr: handle.local_addr(), handle: Some(handle) };
-        Ok(())
-    }
-
-    /// Blocks until the server has stopped, running `block` with the handle if this thread
-    /// is the one to hold it; then closes the queue so pull-mode takers see CLOSED.
-    fn wait_with(&self, block: impl FnOnce(ServerHandle)) -> Result<(), FfiError> {
-        let mut state = self.state();
-        let handle = match &mut *state {
-            State::Configuring => return Err(FfiError::NotStarted),
-            State::Stopped { .. } => return Ok(()),
-            State::Running { handle, .. } => handle.take(),
-        };
-        let Some(handle) = handle else {
-            // Another thread holds the handle: wait for it to report the stop.
-            while matches!(*state, State::Running { .. }) {
-                state = self.stopped.wait(state).unwrap_or_else(|e| e.into_inner());
-            }
-            return Ok(());
-        };
-        let addr = handle.local_addr();
-        drop(state);
-        block(handle);
-        *self.state() = State::Stopped { addr };
-        self.queue.close();
-        self.stopped.notify_all();
-        Ok(())
     }
 }
 
@@ -187,15 +100,7 @@ pub extern "C" fn armature_server_new(
                 None => return Err(AppError::NoContract.into()),
             },
         };
-        let server = ArmatureServer {
-            queue: RequestQueue::from_config(config),
-            config: config.clone(),
-            contract,
-            handlers: Mutex::new(Vec::new()),
-            state: Mutex::new(State::Configuring),
-            stopped: Condvar::new(),
-        };
-        give(out, server)
+        give(out, ArmatureServer { host: Host::new(config.clone(), contract) })
     })
 }
 
@@ -220,7 +125,7 @@ pub extern "C" fn armature_server_set_handler(
         // SAFETY: the caller passes `operation_id_len` readable bytes.
         let operation_id = unsafe { str_in(operation_id, operation_id_len, "operation_id") }?;
         let handler = handler.ok_or(FfiError::NullArgument("handler"))?;
-        server.register(operation_id, || {
+        server.host.register(operation_id, || {
             let user_data = Arc::new(UserData { pointer: user_data, free: free_user_data });
             Handler::callback(move |request, responder| {
                 let request = Box::into_raw(Box::new(ArmatureRequest::new(request)));
@@ -229,7 +134,8 @@ pub extern "C" fn armature_server_set_handler(
                 // responder are fresh handles it now owns.
                 unsafe { handler(user_data.pointer, request, responder) }
             })
-        })
+        })?;
+        Ok(())
     })
 }
 
@@ -248,7 +154,7 @@ pub extern "C" fn armature_server_set_queued(
     on_server(server, error, |server| {
         // SAFETY: the caller passes `operation_id_len` readable bytes.
         let operation_id = unsafe { str_in(operation_id, operation_id_len, "operation_id") }?;
-        server.register(operation_id, || Handler::queue(&server.queue))
+        Ok(server.host.register_queued(operation_id)?)
     })
 }
 
@@ -261,7 +167,7 @@ pub extern "C" fn armature_server_set_queued(
 /// loading policies and keys and binding.
 #[no_mangle]
 pub extern "C" fn armature_server_start(server: *mut ArmatureServer, error: *mut *mut ArmatureError) -> ArmatureStatus {
-    on_server(server, error, ArmatureServer::start)
+    on_server(server, error, |server| server.host.start().map(drop).map_err(FfiError::from))
 }
 
 /// The port the server listens on (useful with `server.port: 0`).
@@ -274,10 +180,7 @@ pub extern "C" fn armature_server_port(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     on_server(server, error, |server| {
-        let addr = match &*server.state() {
-            State::Configuring => return Err(FfiError::NotStarted),
-            State::Running { addr, .. } | State::Stopped { addr } => *addr,
-        };
+        let addr = server.host.local_addr()?;
         // SAFETY: the caller passes NULL or storage for one uint16_t.
         unsafe { write_out(port, addr.port(), "port") }
     })
@@ -294,14 +197,7 @@ pub extern "C" fn armature_server_shutdown(
     server: *mut ArmatureServer,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    on_server(server, error, |server| match &*server.state() {
-        State::Configuring => Err(FfiError::NotStarted),
-        State::Running { trigger, .. } => {
-            trigger.shutdown();
-            Ok(())
-        }
-        State::Stopped { .. } => Ok(()),
-    })
+    on_server(server, error, |server| Ok(server.host.shutdown()?))
 }
 
 /// Blocks until the server has stopped (after `armature_server_shutdown` from another thread),
@@ -310,7 +206,7 @@ pub extern "C" fn armature_server_shutdown(
 /// Thread safety: any thread but a core thread (never from a handler). Blocks.
 #[no_mangle]
 pub extern "C" fn armature_server_wait(server: *mut ArmatureServer, error: *mut *mut ArmatureError) -> ArmatureStatus {
-    on_server(server, error, |server| server.wait_with(ServerHandle::wait))
+    on_server(server, error, |server| Ok(server.host.wait()?))
 }
 
 /// Blocks until SIGINT or SIGTERM arrives (or `armature_server_shutdown` is called), then shuts
@@ -322,7 +218,7 @@ pub extern "C" fn armature_server_run_until_signal(
     server: *mut ArmatureServer,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    on_server(server, error, |server| server.wait_with(ServerHandle::run_until_signal))
+    on_server(server, error, |server| Ok(server.host.run_until_signal()?))
 }
 
 /// Frees a server that never started or has stopped, with its handlers (calling their
@@ -335,7 +231,7 @@ pub extern "C" fn armature_server_free(server: *mut ArmatureServer, error: *mut 
     boundary(error, || {
         // SAFETY: the caller passes NULL or a live server.
         let Some(live) = (unsafe { server.as_ref() }) else { return Ok(()) };
-        if matches!(*live.state(), State::Running { .. }) {
+        if live.host.is_running() {
             return Err(FfiError::Running);
         }
         // SAFETY: checked live and not running; the caller frees it once.
@@ -397,7 +293,8 @@ fn take_into(
     if capacity == 0 {
         return Err(FfiError::InvalidArgument("capacity must be at least 1".into()));
     }
-    let batch = take(&server.queue, capacity);
+    let queue = server.host.queue();
+    let batch = take(queue, capacity);
     let count = batch.len();
     for (index, pending) in batch.into_iter().enumerate() {
         let item = ArmaturePending {
@@ -409,7 +306,7 @@ fn take_into(
     }
     // SAFETY: checked non-NULL; the caller passes storage for one size_t.
     unsafe { taken.write(count) };
-    if count == 0 && server.queue.is_closed() && server.queue.is_empty() {
+    if count == 0 && queue.is_closed() && queue.is_empty() {
         return Err(FfiError::Closed);
     }
     Ok(())
@@ -429,7 +326,8 @@ pub extern "C" fn armature_server_queue_fd(
 ) -> ArmatureStatus {
     on_server(server, error, |server| {
         let readable = server
-            .queue
+            .host
+            .queue()
             .readable_fd()
             .map_err(|source| FfiError::Io { context: "cannot create the wake-up pipe", source })?;
         // SAFETY: the caller passes NULL or storage for one int.

@@ -107,6 +107,20 @@ pub enum FfiError {
     Panic(String),
 }
 
+impl From<armature_core::HostError> for FfiError {
+    fn from(error: armature_core::HostError) -> Self {
+        use armature_core::HostError;
+        match error {
+            HostError::App(error) => Self::App(error),
+            HostError::Server(error) => Self::Server(error),
+            // C hosts never build without starting: a built host is a started one to them.
+            HostError::AlreadyStarted | HostError::AlreadyBuilt => Self::AlreadyStarted,
+            HostError::NotStarted => Self::NotStarted,
+            HostError::Runtime(source) => Self::Io { context: "cannot start the in-process runtime", source },
+        }
+    }
+}
+
 impl FfiError {
     /// The status code reported for this error.
     pub fn status(&self) -> ArmatureStatus {

@@ -1,11 +1,9 @@
 //! Core's typed errors as Python exceptions: one base class, one subclass per kind of failure,
 //! the message being core's own (which names the file, key or document place at fault).
 
-use armature_core::{
-    AppError, ConfigError as CoreConfigError, ContractError as CoreContractError, ServerError as CoreServerError,
-};
+use armature_core::{AppError, ConfigError as CoreConfigError, ContractError as CoreContractError, HostError};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::PyErr;
 
 create_exception!(armature, ArmatureError, PyException, "Base class of the errors Armature raises.");
@@ -39,6 +37,12 @@ pub(crate) fn app_error(error: AppError) -> PyErr {
     }
 }
 
-pub(crate) fn server_error(error: CoreServerError) -> PyErr {
-    ServerError::new_err(error.to_string())
+pub(crate) fn host_error(error: HostError) -> PyErr {
+    match error {
+        HostError::App(error) => app_error(error),
+        HostError::Server(error) => ServerError::new_err(error.to_string()),
+        HostError::AlreadyStarted | HostError::AlreadyBuilt | HostError::NotStarted | HostError::Runtime(_) => {
+            PyRuntimeError::new_err(error.to_string())
+        }
+    }
 }

@@ -7,12 +7,13 @@
 
 use std::sync::Mutex;
 
+use armature_core::answer_rules::{self, InvalidAnswer};
 use armature_core::contract::params::cookie_pairs;
 use armature_core::dispatch::RespondError;
 use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -35,10 +36,12 @@ impl Request {
         let Some(responder) = responder else {
             return Err(PyRuntimeError::new_err("this request was already answered"));
         };
-        // The only failure is `Gone`: the request timed out (504) or the client left
-        // meanwhile, and there is nobody to tell.
-        let _: Result<(), RespondError> = responder.finish(outcome);
-        Ok(())
+        match responder.finish(outcome) {
+            // The request timed out (504) or the client left meanwhile: nobody to tell.
+            Ok(()) | Err(RespondError::Gone) => Ok(()),
+            // Checked before already; the request was answered 500 all the same.
+            Err(RespondError::Invalid(invalid)) => Err(PyValueError::new_err(invalid.to_string())),
+        }
     }
 
     fn respond_bytes(
@@ -48,8 +51,7 @@ impl Request {
         headers: Option<Vec<(String, String)>>,
         body: Bytes,
     ) -> PyResult<()> {
-        let status =
-            StatusCode::from_u16(status).map_err(|_| PyValueError::new_err(format!("invalid status {status}")))?;
+        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
         let mut map = HeaderMap::new();
         if let Some(content_type) = content_type {
             map.insert(CONTENT_TYPE, header_value(content_type)?);
@@ -57,10 +59,15 @@ impl Request {
         for (name, value) in headers.unwrap_or_default() {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+            answer_rules::response_header(&name).map_err(invalid_answer)?;
             map.append(name, header_value(&value)?);
         }
         self.finish(Ok(HandlerResponse { status, headers: map, body }))
     }
+}
+
+fn invalid_answer(invalid: InvalidAnswer) -> PyErr {
+    PyValueError::new_err(invalid.to_string())
 }
 
 fn header_value(value: &str) -> PyResult<HeaderValue> {
@@ -267,8 +274,7 @@ impl Request {
 
     /// The handler refused on purpose: a `refused` problem with this status and public detail.
     fn _refuse(&self, status: u16, detail: String) -> PyResult<()> {
-        let status =
-            StatusCode::from_u16(status).map_err(|_| PyValueError::new_err(format!("invalid status {status}")))?;
+        let status = answer_rules::refusal_status(status).map_err(invalid_answer)?;
         self.finish(Err(HandlerError::Refused { status, detail }))
     }
 

@@ -6,36 +6,25 @@
 //! thread's asyncio loop, which takes every waiting request in one call and runs the handlers.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 
 use armature_core::contract::code_first::{self, OperationSpec};
-use armature_core::server::{self, ShutdownTrigger};
-use armature_core::{App, AppError, Config, Contract, Handler, RequestQueue, ServerHandle};
+use armature_core::{AppError, Config, Contract, Host};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use serde_json::Value;
 
-use crate::errors::{app_error, config_error, contract_error, server_error};
+use crate::errors::{app_error, config_error, contract_error, host_error};
 use crate::request::Request;
 
-/// A built application: contract compiled, handlers bound, ready to serve or to test.
+/// A built application: contract compiled, handlers bound, ready to serve or to test. The
+/// core's [`Host`] keeps its life cycle.
 #[pyclass(frozen, module = "armature._native")]
 pub struct Service {
-    app: App,
-    queue: RequestQueue,
-    server: Mutex<ServerState>,
-    /// The runtime that drives in-process test requests, made on the first one.
-    test_runtime: OnceLock<tokio::runtime::Runtime>,
-}
-
-#[derive(Default)]
-struct ServerState {
-    handle: Option<ServerHandle>,
-    trigger: Option<ShutdownTrigger>,
-    port: Option<u16>,
+    host: Host,
 }
 
 /// What `App.run` overrides in the configuration's `server` section.
@@ -86,50 +75,40 @@ impl Service {
 
     /// The descriptor that polls readable while requests wait; see `RequestQueue::readable_fd`.
     fn readable_fd(&self) -> PyResult<i32> {
-        self.queue.readable_fd().map_err(|e| PyRuntimeError::new_err(format!("cannot create the wake-up pipe: {e}")))
+        self.host
+            .queue()
+            .readable_fd()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot create the wake-up pipe: {e}")))
     }
 
     /// Takes up to `max` waiting requests without blocking (clears the descriptor, and sets it
     /// again if more remain).
     fn take(&self, max: usize) -> Vec<Request> {
-        self.queue.take_polled(max).into_iter().map(Request::new).collect()
+        self.host.queue().take_polled(max).into_iter().map(Request::new).collect()
     }
 
     /// Starts serving on the core's threads; returns the bound port.
     fn start(&self, py: Python<'_>) -> PyResult<u16> {
-        let mut state = self.state();
-        if state.port.is_some() {
-            return Err(PyRuntimeError::new_err("the server was already started"));
-        }
-        let app = self.app.clone();
-        let handle = py.detach(move || server::start(app)).map_err(server_error)?;
-        let port = handle.local_addr().port();
-        state.trigger = Some(handle.shutdown_trigger());
-        state.handle = Some(handle);
-        state.port = Some(port);
-        Ok(port)
+        py.detach(|| self.host.start()).map(|addr| addr.port()).map_err(host_error)
     }
 
-    /// Begins a graceful shutdown (not ready, drain, stop); returns at once.
+    /// Begins a graceful shutdown (not ready, drain, stop); returns at once. Before the start
+    /// it does nothing.
     fn shutdown(&self) {
-        if let Some(trigger) = &self.state().trigger {
-            trigger.shutdown();
-        }
+        // Not started is the only error, and there is nothing to shut down then.
+        let _ = self.host.shutdown();
     }
 
-    /// Blocks, without the GIL, until the server has stopped; then closes the queue so the
+    /// Blocks, without the GIL, until the server has stopped; the queue is then closed, so the
     /// Python loop knows no request will come. Returns at once if it never started.
     fn wait(&self, py: Python<'_>) {
-        let handle = self.state().handle.take();
-        if let Some(handle) = handle {
-            py.detach(move || handle.wait());
-        }
-        self.queue.close();
+        // Not started is the only error: nothing to wait for.
+        let _ = py.detach(|| self.host.wait());
     }
 
     /// The served OpenAPI document as JSON text (what `/openapi.json` answers).
     fn openapi_json(&self) -> PyResult<String> {
-        String::from_utf8(self.app.contract().json().to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
+        String::from_utf8(self.host.contract().json().to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// Sends one request through the whole pipeline in-process (no socket) and calls
@@ -150,51 +129,25 @@ impl Service {
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| PyValueError::new_err(format!("invalid request: {e}")))?;
-        let runtime = self.test_runtime()?;
-        let app = self.app.clone();
-        runtime.spawn(async move {
-            let response = app.handle(request).await;
-            let (parts, body) = response.into_parts();
-            // A `Full` body cannot fail.
-            let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
-            Python::attach(|py| {
-                let headers: Vec<(String, String)> = parts
-                    .headers
-                    .iter()
-                    .map(|(name, value)| {
-                        (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
-                    })
-                    .collect();
-                let result = on_done.call1(py, (parts.status.as_u16(), headers, PyBytes::new(py, &body)));
-                if let Err(error) = result {
-                    error.write_unraisable(py, None);
-                }
-            });
-        });
+        self.host
+            .inject(request, move |response| {
+                Python::attach(|py| {
+                    let headers: Vec<(String, String)> = response
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| {
+                            (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+                        })
+                        .collect();
+                    let status = response.status().as_u16();
+                    let result = on_done.call1(py, (status, headers, PyBytes::new(py, response.body())));
+                    if let Err(error) = result {
+                        error.write_unraisable(py, None);
+                    }
+                });
+            })
+            .map_err(host_error)?;
         Ok(())
-    }
-}
-
-impl Service {
-    fn state(&self) -> MutexGuard<'_, ServerState> {
-        // A poisoned lock means a panic mid-call on another thread; the state is still whole.
-        self.server.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The in-process transport's runtime; from the first test request on, the app reports
-    /// ready, as if a server were listening (as core's own `TestClient` does).
-    fn test_runtime(&self) -> PyResult<&tokio::runtime::Runtime> {
-        if let Some(runtime) = self.test_runtime.get() {
-            return Ok(runtime);
-        }
-        self.app.lifecycle().set_listening(true);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("armature-test")
-            .enable_all()
-            .build()
-            .map_err(|e| PyRuntimeError::new_err(format!("cannot start the test runtime: {e}")))?;
-        Ok(self.test_runtime.get_or_init(|| runtime))
     }
 }
 
@@ -227,13 +180,13 @@ fn build(
         config.server.workers = workers;
     }
     let contract = contract(&config, contract_path, document, &specs, title, version)?;
-    let queue = RequestQueue::from_config(&config);
-    let mut builder = App::builder(config).contract(contract);
+    let host = Host::new(config, contract);
     for id in handlers {
-        builder = builder.handler(id, Handler::queue(&queue));
+        host.register_queued(&id).map_err(host_error)?;
     }
-    let app = builder.build().map_err(app_error)?;
-    Ok(Service { app, queue, server: Mutex::new(ServerState::default()), test_runtime: OnceLock::new() })
+    // Built now, so a bad key file or policy fails here rather than at the first request.
+    host.build().map_err(host_error)?;
+    Ok(Service { host })
 }
 
 /// The contract served: the given document or file (else `contract.path`), plus the operations

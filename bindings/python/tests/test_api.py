@@ -249,6 +249,29 @@ def test_duplicate_handler_and_bad_signature_are_refused() -> None:
         twice.build()
 
 
+def test_answers_that_break_the_answer_rule_are_handler_errors() -> None:
+    # docs/dispatch.md, "The answer rule": the same statuses and headers in every language.
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            path: {"get": {"operationId": path[1:], "responses": {"200": {"description": "ok"}}}}
+            for path in ("/interim", "/framed", "/fine")
+        },
+    }
+    app = App(contract=document)
+    app.operation("interim")(lambda: Response(status=101))
+    app.operation("framed")(lambda: Response(text="hi", headers={"Content-Length": "99"}))
+    app.operation("fine")(lambda: Response(text="hi", headers={"X-Fine": "yes"}))
+    with TestClient(app) as client:
+        for path in ("/interim", "/framed"):
+            response = client.get(path)
+            assert response.status_code == 500, path
+            assert response.json()["type"].endswith("/handler-error"), path
+        fine = client.get("/fine")
+        assert (fine.status_code, fine.headers["x-fine"]) == (200, "yes")
+
+
 def test_http_error_status_must_be_an_error() -> None:
     with pytest.raises(ValueError):
         HTTPError(200, "fine")

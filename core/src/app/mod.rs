@@ -26,7 +26,7 @@ use crate::identity::Authenticator;
 use crate::path_params::PathParams;
 use crate::problem::{self, Problem, ProblemKind, RenderContext};
 use crate::telemetry::recorder::{RouteLabel, Telemetry, TelemetryError};
-use crate::validation;
+use crate::{answer_rules, validation};
 use context::RequestContext;
 use stage::Stage;
 
@@ -498,15 +498,8 @@ impl From<HandlerError> for Problem {
             HandlerError::Failed(message) => {
                 Problem::new(ProblemKind::HandlerError, "The handler failed.").with_internal(message)
             }
-            HandlerError::Refused { status, detail } => {
-                // A handler cannot claim success or redirection through the error path.
-                let status = if status.is_client_error() || status.is_server_error() {
-                    status
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
-                Problem::new(ProblemKind::Refused, detail).with_status(status)
-            }
+            // The status is 400-599: every answer passed `answer_rules` on its way here.
+            HandlerError::Refused { status, detail } => Problem::new(ProblemKind::Refused, detail).with_status(status),
             HandlerError::Overloaded => {
                 Problem::new(ProblemKind::Overloaded, "The service is at capacity; retry later.")
             }
@@ -518,8 +511,10 @@ impl From<HandlerError> for Problem {
 /// responder becomes a failure here, so no handler bug reaches the connection.
 async fn dispatch(handler: &Handler, request: HandlerRequest) -> Result<HandlerResponse, Problem> {
     let outcome: HandlerOutcome = match handler {
+        // The same rule as a responder's (`Responder::finish`), for answers that come back
+        // without one.
         Handler::Async(f) => match AssertUnwindSafe(async { f(request).await }).catch_unwind().await {
-            Ok(outcome) => outcome,
+            Ok(outcome) => answer_rules::enforce(outcome).0,
             Err(panic) => Err(HandlerError::Failed(panic_message(&panic))),
         },
         Handler::Callback(f) => {

@@ -217,6 +217,13 @@ int main(void) {
 
         EXPECT_STATUS(armature_responder_set_status(res, 99, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
         EXPECT_STATUS(armature_responder_set_status(res, 1000, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+        /* The answer rule (docs/dispatch.md): final statuses 200-599, no framing headers. */
+        EXPECT_STATUS(armature_responder_set_status(res, 101, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(armature_responder_set_status(res, 600, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(armature_responder_add_header(res, LIT("Content-Length"), LIT("99"), NULL),
+                      ARMATURE_STATUS_INVALID_ARGUMENT);
+        EXPECT_STATUS(armature_responder_add_header(res, LIT("transfer-encoding"), LIT("chunked"), NULL),
+                      ARMATURE_STATUS_INVALID_ARGUMENT);
         EXPECT_STATUS(armature_responder_add_header(res, LIT("bad name"), LIT("v"), NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
         EXPECT_STATUS(armature_responder_add_header(res, LIT("x-ok"), LIT("line\nbreak"), NULL),
                       ARMATURE_STATUS_INVALID_ARGUMENT);
