@@ -251,11 +251,12 @@ def test_duplicate_handler_and_bad_signature_are_refused() -> None:
 
 def test_answers_that_break_the_answer_rule_are_handler_errors() -> None:
     # docs/dispatch.md, "The answer rule": the same statuses and headers in every language.
+    text = {"text/plain": {"schema": {"type": "string"}}}
     document = {
         "openapi": "3.1.0",
         "info": {"title": "t", "version": "1"},
         "paths": {
-            path: {"get": {"operationId": path[1:], "responses": {"200": {"description": "ok"}}}}
+            path: {"get": {"operationId": path[1:], "responses": {"200": {"description": "ok", "content": text}}}}
             for path in ("/interim", "/framed", "/fine")
         },
     }
