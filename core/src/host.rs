@@ -8,6 +8,24 @@
 //! [`Host::shutdown`] from anywhere and [`Host::wait`] (or [`Host::run_until_signal`]), which
 //! closes the queue once the server has stopped, so hosts taking from it see the end.
 //! [`Host::inject`] runs one request through the whole pipeline in-process, for test clients.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use armature_core::{Config, Contract, Host};
+//!
+//! let config = Config::load()?;
+//! let host = Host::new(config, Arc::new(Contract::from_path("conformance/contract.yaml")?));
+//! // A binding with its own event loop registers every operation on the queue...
+//! let ids: Vec<String> = host.operation_ids().map(str::to_owned).collect();
+//! for id in &ids {
+//!     host.register_queued(id)?;
+//! }
+//! // ...drains `host.queue()` on its own thread, starts, and stops on a signal.
+//! let addr = host.start()?;
+//! println!("listening on {addr}");
+//! host.run_until_signal()?; // the queue is closed once the server has stopped
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::future::Future;
 use std::net::SocketAddr;
