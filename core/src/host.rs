@@ -27,7 +27,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
@@ -236,7 +235,7 @@ impl Host {
         on_done: impl FnOnce(Response<Bytes>) + Send + 'static,
     ) -> Result<(), HostError> {
         let app = self.app()?;
-        let runtime = self.in_process_runtime()?;
+        let runtime = self.in_process_runtime(&app)?;
         runtime.spawn(respond_in_process(app, request, on_done));
         Ok(())
     }
@@ -300,10 +299,13 @@ impl Host {
         Ok(())
     }
 
-    fn in_process_runtime(&self) -> Result<&tokio::runtime::Runtime, HostError> {
+    /// The in-process transport's runtime, made on the first in-process request; from then on
+    /// the application reports ready, as if a server were listening.
+    fn in_process_runtime(&self, app: &App) -> Result<&tokio::runtime::Runtime, HostError> {
         if let Some(runtime) = self.in_process.get() {
             return Ok(runtime);
         }
+        app.lifecycle().set_listening(true);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("armature-in-process")
@@ -314,19 +316,16 @@ impl Host {
     }
 }
 
-fn respond_in_process(
+async fn respond_in_process(
     app: App,
     request: Request<Full<Bytes>>,
     on_done: impl FnOnce(Response<Bytes>) + Send + 'static,
-) -> impl Future<Output = ()> + Send {
-    app.lifecycle().set_listening(true);
-    async move {
-        let response = app.handle(request).await;
-        let (parts, body) = response.into_parts();
-        // A `Full` body cannot fail.
-        let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
-        on_done(Response::from_parts(parts, body));
-    }
+) {
+    let response = app.handle(request).await;
+    let (parts, body) = response.into_parts();
+    // A `Full` body cannot fail.
+    let body = body.collect().await.map(|collected| collected.to_bytes()).unwrap_or_default();
+    on_done(Response::from_parts(parts, body));
 }
 
 #[cfg(test)]

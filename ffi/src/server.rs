@@ -7,7 +7,7 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use armature_core::{AppError, Contract, Handler, Host, RequestQueue};
+use armature_core::{Handler, Host, RequestQueue};
 
 use crate::config::{ArmatureConfig, ArmatureContract};
 use crate::handle::{borrow, give, with_handle, write_out};
@@ -93,14 +93,11 @@ pub extern "C" fn armature_server_new(
         // SAFETY: the caller passes NULL or live handles.
         let config = &unsafe { borrow(config, "config") }?.config;
         // SAFETY: as above.
-        let contract = match unsafe { contract.as_ref() } {
-            Some(contract) => contract.contract.clone(),
-            None => match &config.contract.path {
-                Some(path) => Arc::new(Contract::from_path(path)?),
-                None => return Err(AppError::NoContract.into()),
-            },
+        let host = match unsafe { contract.as_ref() } {
+            Some(contract) => Host::new(config.clone(), contract.contract.clone()),
+            None => Host::from_config(config.clone())?,
         };
-        give(out, ArmatureServer { host: Host::new(config.clone(), contract) })
+        give(out, ArmatureServer { host })
     })
 }
 
