@@ -29,6 +29,7 @@ pub mod config;
 pub mod contract;
 pub mod dispatch;
 pub mod host;
+pub mod host_options;
 pub mod identity;
 pub mod path_params;
 pub mod problem;

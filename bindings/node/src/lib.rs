@@ -1,1 +1,21 @@
-//! Node binding of Armature. Empty until the Node binding issue.
+//! The native half of the `@armature/core` npm package: a napi-rs addon that turns core's
+//! dispatch interface into JavaScript objects. Everything a request goes through (routing,
+//! validation, identity, policy, errors, telemetry) stays in `armature-core`; this crate only
+//! converts values and hands requests to the JavaScript thread in batches. The idiomatic API
+//! (`App`, `Request`, `Response`, `HttpError`) is TypeScript, in `lib/`.
+//!
+//! Modules: [`errors`] (core errors as JavaScript errors with a `code`), [`service`] (one built
+//! app: queue, server, in-process transport), [`request`] (one request: lazy accessors and
+//! answers).
+
+mod errors;
+mod request;
+mod service;
+
+/// Rust allocations of the addon only; JavaScript values keep V8's heap.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The version of `armature-core` this addon was built from.
+#[napi_derive::napi]
+pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");

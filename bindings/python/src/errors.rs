@@ -1,7 +1,8 @@
 //! Core's typed errors as Python exceptions: one base class, one subclass per kind of failure,
 //! the message being core's own (which names the file, key or document place at fault).
 
-use armature_core::{AppError, ConfigError as CoreConfigError, ContractError as CoreContractError, HostError};
+use armature_core::host_options::SetupError;
+use armature_core::{AppError, HostError};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyRuntimeError};
 use pyo3::PyErr;
@@ -16,12 +17,12 @@ create_exception!(
 );
 create_exception!(armature, ServerError, ArmatureError, "The server cannot start (the port is taken, for instance).");
 
-pub(crate) fn config_error(error: CoreConfigError) -> PyErr {
-    ConfigError::new_err(error.to_string())
-}
-
-pub(crate) fn contract_error(error: CoreContractError) -> PyErr {
-    ContractError::new_err(error.to_string())
+pub(crate) fn setup_error(error: SetupError) -> PyErr {
+    match error {
+        SetupError::Config(error) => ConfigError::new_err(error.to_string()),
+        SetupError::Contract(error) => ContractError::new_err(error.to_string()),
+        SetupError::App(error) => app_error(error),
+    }
 }
 
 pub(crate) fn app_error(error: AppError) -> PyErr {

@@ -6,10 +6,10 @@
 //! thread's asyncio loop, which takes every waiting request in one call and runs the handlers.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use armature_core::contract::code_first::{self, OperationSpec};
-use armature_core::{AppError, Config, Contract, Host};
+use armature_core::contract::code_first::OperationSpec;
+use armature_core::host_options::HostOptions;
+use armature_core::Host;
 use bytes::Bytes;
 use http_body_util::Full;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use serde_json::Value;
 
-use crate::errors::{app_error, config_error, contract_error, host_error};
+use crate::errors::{host_error, setup_error};
 use crate::request::Request;
 
 /// A built application: contract compiled, handlers bound, ready to serve or to test. The
@@ -25,14 +25,6 @@ use crate::request::Request;
 #[pyclass(frozen, module = "armature._native")]
 pub struct Service {
     host: Host,
-}
-
-/// What `App.run` overrides in the configuration's `server` section.
-struct ServerOverrides {
-    host: Option<String>,
-    port: Option<u16>,
-    reuse_port: Option<bool>,
-    workers: Option<usize>,
 }
 
 #[pymethods]
@@ -68,9 +60,20 @@ impl Service {
             .map(|op| pythonize::depythonize::<OperationSpec>(op))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| PyValueError::new_err(format!("operation: {e}")))?;
-        let overrides = ServerOverrides { host, port, reuse_port, workers };
+        let options = HostOptions {
+            config_path,
+            contract_path,
+            contract_document: document,
+            operations: specs,
+            title,
+            version,
+            host,
+            port,
+            reuse_port,
+            workers,
+        };
         // Loading files and compiling schemas takes a while on big contracts: without the GIL.
-        py.detach(move || build(config_path, contract_path, document, specs, handlers, &title, &version, overrides))
+        py.detach(move || build(options, handlers))
     }
 
     /// The descriptor that polls readable while requests wait; see `RequestQueue::readable_fd`.
@@ -151,69 +154,12 @@ impl Service {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn build(
-    config_path: Option<PathBuf>,
-    contract_path: Option<PathBuf>,
-    document: Option<Value>,
-    specs: Vec<OperationSpec>,
-    handlers: Vec<String>,
-    title: &str,
-    version: &str,
-    overrides: ServerOverrides,
-) -> PyResult<Service> {
-    let mut config = match config_path {
-        Some(path) => Config::from_file(path),
-        None => Config::load(),
-    }
-    .map_err(config_error)?;
-    if let Some(host) = overrides.host {
-        config.server.host = host;
-    }
-    if let Some(port) = overrides.port {
-        config.server.port = port;
-    }
-    if let Some(reuse_port) = overrides.reuse_port {
-        config.server.reuse_port = reuse_port;
-    }
-    if let Some(workers) = overrides.workers {
-        config.server.workers = workers;
-    }
-    let contract = contract(&config, contract_path, document, &specs, title, version)?;
-    let host = Host::new(config, contract);
+fn build(options: HostOptions, handlers: Vec<String>) -> PyResult<Service> {
+    let host = options.load().map_err(setup_error)?;
     for id in handlers {
         host.register_queued(&id).map_err(host_error)?;
     }
     // Built now, so a bad key file or policy fails here rather than at the first request.
     host.build().map_err(host_error)?;
     Ok(Service { host })
-}
-
-/// The contract served: the given document or file (else `contract.path`), plus the operations
-/// declared in code; an empty document when only code declares operations.
-fn contract(
-    config: &Config,
-    path: Option<PathBuf>,
-    document: Option<Value>,
-    specs: &[OperationSpec],
-    title: &str,
-    version: &str,
-) -> PyResult<Arc<Contract>> {
-    let path = path.or_else(|| config.contract.path.clone());
-    let mut document = match (document, path) {
-        (Some(document), _) => document,
-        (None, Some(path)) => {
-            let contract = Contract::from_path(&path).map_err(contract_error)?;
-            if specs.is_empty() {
-                return Ok(Arc::new(contract));
-            }
-            contract.document().clone()
-        }
-        (None, None) if specs.is_empty() => return Err(app_error(AppError::NoContract)),
-        (None, None) => code_first::empty_document(title, version),
-    };
-    for spec in specs {
-        code_first::add_operation(&mut document, spec).map_err(contract_error)?;
-    }
-    Contract::from_value(document).map(Arc::new).map_err(contract_error)
 }

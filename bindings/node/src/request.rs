@@ -1,0 +1,292 @@
+//! One request as JavaScript handlers see it, and the way its answer goes back.
+//!
+//! Attributes are read from core's own `HandlerRequest` when asked for, not converted up front:
+//! a handler that only needs the path parameters pays for nothing else. The answering methods
+//! are called by the TypeScript dispatcher (lib/dispatch.ts) with what the handler returned or
+//! threw; each request is answered at most once.
+
+use armature_core::answer_rules::{self, InvalidAnswer};
+use armature_core::contract::params::cookie_pairs;
+use armature_core::dispatch::RespondError;
+use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, PendingRequest, Responder};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::HeaderMap;
+use napi::bindgen_prelude::Buffer;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use crate::errors::{error, INVALID, STATE};
+
+type Result<T> = std::result::Result<T, napi::Error<String>>;
+
+/// An incoming request that passed the pipeline (routing, identity, policy, validation).
+#[napi]
+pub struct Request {
+    inner: HandlerRequest,
+    responder: Option<Responder>,
+}
+
+impl Request {
+    pub(crate) fn new(pending: PendingRequest) -> Self {
+        Self { inner: pending.request, responder: Some(pending.responder) }
+    }
+
+    fn finish(&mut self, outcome: HandlerOutcome) -> Result<()> {
+        let Some(responder) = self.responder.take() else {
+            return Err(error(STATE, "this request was already answered"));
+        };
+        match responder.finish(outcome) {
+            // The request timed out (504) or the client left meanwhile: nobody to tell.
+            Ok(()) | Err(RespondError::Gone) => Ok(()),
+            // Checked before already; the request was answered 500 all the same.
+            Err(RespondError::Invalid(invalid)) => Err(invalid_answer(invalid)),
+        }
+    }
+
+    fn respond_with(&mut self, status: u32, content_type: Option<String>, headers: Option<Vec<String>>, body: Bytes) -> Result<()> {
+        let status = u16::try_from(status).unwrap_or(0);
+        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
+        let mut map = HeaderMap::new();
+        for pair in headers.as_deref().unwrap_or_default().chunks(2) {
+            let [name, value] = pair else {
+                return Err(error(INVALID, "headers must be name, value pairs"));
+            };
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| error(INVALID, format!("invalid header name {name:?}")))?;
+            answer_rules::response_header(&name).map_err(invalid_answer)?;
+            map.append(name, header_value(value)?);
+        }
+        if let Some(content_type) = content_type {
+            if !map.contains_key(CONTENT_TYPE) {
+                map.insert(CONTENT_TYPE, header_value(&content_type)?);
+            }
+        }
+        self.finish(Ok(HandlerResponse { status, headers: map, body }))
+    }
+
+    fn joined_header(&self, name: &str) -> Option<String> {
+        let mut values = self.inner.headers.get_all(name).iter();
+        let first = values.next()?;
+        let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
+        for value in values {
+            joined.push_str(", ");
+            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        }
+        Some(joined)
+    }
+}
+
+fn invalid_answer(invalid: InvalidAnswer) -> napi::Error<String> {
+    error(INVALID, invalid.to_string())
+}
+
+fn header_value(value: &str) -> Result<HeaderValue> {
+    HeaderValue::from_str(value).map_err(|_| error(INVALID, format!("invalid header value {value:?}")))
+}
+
+fn object(map: &Map<String, Value>) -> Value {
+    Value::Object(map.clone())
+}
+
+#[napi]
+impl Request {
+    /// The HTTP method, upper case.
+    #[napi(getter)]
+    pub fn method(&self) -> &str {
+        self.inner.method.as_str()
+    }
+
+    /// The path, still percent-encoded, without the query.
+    #[napi(getter)]
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// The raw query string (without `?`), or null.
+    #[napi(getter)]
+    pub fn query_string(&self) -> Option<&str> {
+        self.inner.query.as_deref()
+    }
+
+    /// The operationId the request was routed to.
+    #[napi(getter)]
+    pub fn operation_id(&self) -> &str {
+        &self.inner.operation_id
+    }
+
+    /// The request id (the client's `X-Request-Id`, else a UUIDv7), echoed in the response.
+    #[napi(getter)]
+    pub fn request_id(&self) -> &str {
+        &self.inner.request_id
+    }
+
+    /// The W3C trace id, 32 hex digits.
+    #[napi(getter)]
+    pub fn trace_id(&self) -> String {
+        self.inner.trace.trace_id.to_string()
+    }
+
+    /// The id of this request's server span, 16 hex digits.
+    #[napi(getter)]
+    pub fn span_id(&self) -> String {
+        self.inner.trace.span_id.to_string()
+    }
+
+    /// The `traceparent` header for an outgoing call made while handling this request.
+    #[napi]
+    pub fn traceparent(&self) -> String {
+        self.inner.trace.traceparent()
+    }
+
+    /// Path parameters, decoded and typed as the contract declares them.
+    #[napi(getter, ts_return_type = "Record<string, unknown>")]
+    pub fn path_params(&self) -> Value {
+        object(&self.inner.params.path)
+    }
+
+    /// Query parameters the contract declares, decoded and typed.
+    #[napi(getter, ts_return_type = "Record<string, unknown>")]
+    pub fn query(&self) -> Value {
+        object(&self.inner.params.query)
+    }
+
+    /// Header parameters the contract declares, decoded and typed, by their declared names.
+    #[napi(getter, ts_return_type = "Record<string, unknown>")]
+    pub fn header_params(&self) -> Value {
+        object(&self.inner.params.header)
+    }
+
+    /// Cookie parameters the contract declares, decoded and typed.
+    #[napi(getter, ts_return_type = "Record<string, unknown>")]
+    pub fn cookie_params(&self) -> Value {
+        object(&self.inner.params.cookie)
+    }
+
+    /// Every header as a flat list, name, value, name, value..., names lower case, repeated
+    /// headers joined with ", " (RFC 9110 §5.3).
+    #[napi(getter)]
+    pub fn header_list(&self) -> Vec<String> {
+        let mut list = Vec::with_capacity(self.inner.headers.keys_len() * 2);
+        for name in self.inner.headers.keys() {
+            if let Some(value) = self.joined_header(name.as_str()) {
+                list.push(name.as_str().to_owned());
+                list.push(value);
+            }
+        }
+        list
+    }
+
+    /// One header by name (any case), repeated values joined with ", "; null when absent.
+    #[napi]
+    pub fn header(&self, name: String) -> Option<String> {
+        self.joined_header(&name)
+    }
+
+    /// Every cookie of the `Cookie` headers as a flat list, name, value... (the first one of
+    /// a name wins).
+    #[napi(getter)]
+    pub fn cookie_list(&self) -> Vec<String> {
+        let values: Vec<&str> =
+            self.inner.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut list = Vec::new();
+        for (name, value) in cookie_pairs(&values) {
+            if seen.insert(name) {
+                list.push(name.to_owned());
+                list.push(value.to_owned());
+            }
+        }
+        list
+    }
+
+    /// The body (a copy).
+    #[napi(getter)]
+    pub fn body(&self) -> Buffer {
+        Buffer::from(self.inner.body.to_vec())
+    }
+
+    /// The body as text; throws when it is not UTF-8.
+    #[napi(getter)]
+    pub fn text(&self) -> Result<String> {
+        std::str::from_utf8(&self.inner.body)
+            .map(str::to_owned)
+            .map_err(|e| error(INVALID, format!("body is not UTF-8: {e}")))
+    }
+
+    /// The body parsed as JSON (the pipeline's own parse when it validated a JSON body); throws
+    /// when it is not JSON; null when there is no body.
+    #[napi(ts_return_type = "unknown")]
+    pub fn json(&self) -> Result<Value> {
+        if self.inner.body.is_empty() {
+            return Ok(Value::Null);
+        }
+        if let Some(value) = &self.inner.json {
+            return Ok(value.clone());
+        }
+        serde_json::from_slice(&self.inner.body).map_err(|e| error(INVALID, format!("body is not JSON: {e}")))
+    }
+
+    /// Who is calling: `{kind, subject, claims, scopes}` as policies see it.
+    #[napi(getter, ts_return_type = "Record<string, unknown>")]
+    pub fn identity(&self) -> Value {
+        self.inner.identity.to_json()
+    }
+
+    /// The caller's subject (`sub` claim, API key name, SPIFFE id); null when anonymous.
+    #[napi(getter)]
+    pub fn subject(&self) -> Option<&str> {
+        self.inner.identity.subject.as_deref()
+    }
+
+    /// Whether an answer was already given.
+    #[napi(getter)]
+    pub fn answered(&self) -> bool {
+        self.responder.is_none()
+    }
+
+    /// Answers with text; `headers` is a flat list (name, value...); a `content-type` among
+    /// them wins over `content_type`.
+    #[napi]
+    pub fn respond_text(
+        &mut self,
+        status: u32,
+        content_type: Option<String>,
+        text: String,
+        headers: Option<Vec<String>>,
+    ) -> Result<()> {
+        self.respond_with(status, content_type, headers, Bytes::from(text))
+    }
+
+    /// Answers with bytes; as [`Request::respond_text`] otherwise.
+    #[napi]
+    pub fn respond_bytes(
+        &mut self,
+        status: u32,
+        content_type: Option<String>,
+        body: Buffer,
+        headers: Option<Vec<String>>,
+    ) -> Result<()> {
+        self.respond_with(status, content_type, headers, Bytes::copy_from_slice(&body))
+    }
+
+    /// The handler failed: a 500 `handler-error` problem; `message` only shown with `errors.debug`.
+    #[napi]
+    pub fn fail(&mut self, message: String) -> Result<()> {
+        self.finish(Err(HandlerError::Failed(message)))
+    }
+
+    /// The handler refused on purpose: a `refused` problem with this status and public detail.
+    #[napi]
+    pub fn refuse(&mut self, status: u32, detail: String) -> Result<()> {
+        let status = u16::try_from(status).unwrap_or(0);
+        let status = answer_rules::refusal_status(status).map_err(invalid_answer)?;
+        self.finish(Err(HandlerError::Refused { status, detail }))
+    }
+
+    /// Gives up without an answer (the handler was aborted): core answers 500 `no-response`.
+    #[napi]
+    pub fn abandon(&mut self) {
+        self.responder.take();
+    }
+}
