@@ -3,6 +3,7 @@
 //! Loads the shared request/response cases of `conformance/cases/` and runs them over real
 //! HTTP against any server that implements `conformance/contract.yaml` (every binding's
 //! `ci/serve <lang>`), so the same cases check the Rust core through every language.
+//! A binding's in-process transport can stand in for the socket ([`process_transport`]).
 //! It does not depend on `armature-core`: it sees the server only from the outside.
 //!
 //! ```no_run
@@ -23,6 +24,7 @@
 pub mod case;
 pub mod matcher;
 pub mod placeholders;
+pub mod process_transport;
 pub mod runner;
 
 pub use case::{load_dir, load_str, Case, CaseRequest, Expectation, HeaderExpectation, LoadError};

@@ -3,7 +3,10 @@
 //! ```text
 //! armature-conformance --base-url http://127.0.0.1:8080 [--cases conformance/cases]
 //!                      [--filter substring] [--timeout-ms 10000]
+//! armature-conformance --transport-command 'node transport.js' [...]
 //! ```
+//! `--transport-command` sends each case to that child process instead of a socket (a binding's
+//! in-process transport; the line protocol is in `process_transport`).
 //! Prints one line per case (`ok` or `FAIL`), then a report for each failure, then
 //! `N passed, N failed`. Exits 0 when all pass, 1 on any failure, 2 on a usage or
 //! loading error.
@@ -15,15 +18,24 @@ use std::time::Duration;
 use armature_conformance::{load_dir, Runner};
 
 const USAGE: &str = "\
-usage: armature-conformance --base-url URL [--cases DIR] [--filter SUBSTRING] [--timeout-ms MS]
+usage: armature-conformance (--base-url URL | --transport-command CMD) [--cases DIR]
+                            [--filter SUBSTRING] [--timeout-ms MS]
 
-  --base-url URL       server to test, e.g. http://127.0.0.1:8080 (required)
+  --base-url URL       server to test, e.g. http://127.0.0.1:8080
+  --transport-command CMD
+                       instead of a server: a process (sh -c CMD) answering one JSON
+                       request line with one JSON response line (see process_transport)
   --cases DIR          directory of case files (default: conformance/cases)
   --filter SUBSTRING   run only cases whose name contains SUBSTRING
   --timeout-ms MS      per-request limit, body included (default: 10000)";
 
+enum Target {
+    BaseUrl(String),
+    Command(String),
+}
+
 struct Args {
-    base_url: String,
+    target: Target,
     cases: PathBuf,
     filter: Option<String>,
     timeout: Duration,
@@ -36,6 +48,7 @@ enum Parsed {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut base_url = None;
+    let mut command = None;
     let mut cases = PathBuf::from("conformance/cases");
     let mut filter = None;
     let mut timeout = Duration::from_secs(10);
@@ -50,6 +63,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
         let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--base-url" => base_url = Some(value()?),
+            "--transport-command" => command = Some(value()?),
             "--cases" => cases = PathBuf::from(value()?),
             "--filter" => filter = Some(value()?),
             "--timeout-ms" => {
@@ -60,8 +74,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let base_url = base_url.ok_or("--base-url is required")?;
-    Ok(Parsed::Run(Args { base_url, cases, filter, timeout }))
+    let target = match (base_url, command) {
+        (Some(url), None) => Target::BaseUrl(url),
+        (None, Some(command)) => Target::Command(command),
+        _ => return Err("give one of --base-url and --transport-command".into()),
+    };
+    Ok(Parsed::Run(Args { target, cases, filter, timeout }))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -77,7 +95,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runner = match Runner::new(&args.base_url, args.timeout) {
+    let runner = match &args.target {
+        Target::BaseUrl(url) => Runner::new(url, args.timeout).map_err(|e| e.to_string()),
+        Target::Command(command) => {
+            Runner::with_process(command, args.timeout).map_err(|e| format!("cannot start {command:?}: {e}"))
+        }
+    };
+    let runner = match runner {
         Ok(runner) => runner,
         Err(e) => {
             eprintln!("error: {e}");
@@ -139,7 +163,7 @@ mod tests {
         else {
             panic!("should parse");
         };
-        assert_eq!(args.base_url, "http://x:1");
+        assert!(matches!(&args.target, Target::BaseUrl(url) if url == "http://x:1"));
         assert_eq!(args.cases, PathBuf::from("dir"));
         assert_eq!(args.filter.as_deref(), Some("404"));
         assert_eq!(args.timeout, Duration::from_millis(5));
@@ -151,5 +175,14 @@ mod tests {
         assert!(parse(&["--base-url"]).is_err());
         assert!(parse(&["--base-url", "u", "--bogus"]).is_err());
         assert!(matches!(parse(&["--help"]), Ok(Parsed::Help)));
+        assert!(parse(&["--base-url", "u", "--transport-command", "c"]).is_err());
+    }
+
+    #[test]
+    fn takes_a_transport_command_instead_of_a_server() {
+        let Ok(Parsed::Run(args)) = parse(&["--transport-command", "node t.js"]) else {
+            panic!("should parse");
+        };
+        assert!(matches!(&args.target, Target::Command(command) if command == "node t.js"));
     }
 }

@@ -1,6 +1,7 @@
 //! Sends cases to a running server over HTTP/1.1 and reports what came back.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -9,9 +10,11 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use tokio::sync::Mutex;
 
 use crate::case::{Case, CaseRequest};
 use crate::matcher::{check, describe_header, Observed};
+use crate::process_transport::ProcessTransport;
 
 /// Longest body text shown in a failure report.
 const MAX_SHOWN_BODY: usize = 4000;
@@ -29,9 +32,15 @@ pub struct BaseUrlError {
 /// Runs cases against one server.
 #[derive(Debug, Clone)]
 pub struct Runner {
-    client: Client<HttpConnector, Full<Bytes>>,
-    base: String,
+    transport: Transport,
     timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Transport {
+    Http { client: Client<HttpConnector, Full<Bytes>>, base: String },
+    // Behind a lock: the child answers one request at a time.
+    Process(Arc<Mutex<ProcessTransport>>),
 }
 
 /// How one case went.
@@ -79,12 +88,29 @@ impl Runner {
         // A fresh connection per case: a case that leaves its connection in an odd state
         // (an unread body, a timed-out handler) cannot disturb the next one.
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
-        Ok(Self { client, base: base_url.trim_end_matches('/').to_string(), timeout })
+        let base = base_url.trim_end_matches('/').to_string();
+        Ok(Self { transport: Transport::Http { client, base }, timeout })
+    }
+
+    /// A runner that sends every case to a child process started with `sh -c command` (see
+    /// [`ProcessTransport`]); each exchange must complete within `timeout`.
+    pub fn with_process(command: &str, timeout: Duration) -> std::io::Result<Self> {
+        let transport = ProcessTransport::spawn(command)?;
+        Ok(Self { transport: Transport::Process(Arc::new(Mutex::new(transport))), timeout })
     }
 
     /// Sends one request and reads the whole response.
     pub async fn send(&self, request: &CaseRequest) -> Result<Observed, String> {
-        let url = format!("{}{}", self.base, request.path);
+        let (client, base) = match &self.transport {
+            Transport::Http { client, base } => (client, base),
+            Transport::Process(process) => {
+                let mut process = process.lock().await;
+                return tokio::time::timeout(self.timeout, process.send(request))
+                    .await
+                    .map_err(|_| format!("no complete response within {:?}", self.timeout))?;
+            }
+        };
+        let url = format!("{}{}", base, request.path);
         let uri: Uri = url.parse().map_err(|e| format!("cannot build URL {url:?}: {e}"))?;
         let mut builder = Request::builder().method(request.method.clone()).uri(uri);
         for (name, value) in &request.headers {
@@ -94,7 +120,7 @@ impl Runner {
             builder.body(Full::new(request.body.clone())).map_err(|e| format!("cannot build request: {e}"))?;
         let exchange = async {
             let response =
-                self.client.request(http_request).await.map_err(|e| format!("request failed: {}", error_chain(&e)))?;
+                client.request(http_request).await.map_err(|e| format!("request failed: {}", error_chain(&e)))?;
             let (parts, body) = response.into_parts();
             let body =
                 body.collect().await.map_err(|e| format!("reading the body failed: {}", error_chain(&e)))?.to_bytes();
