@@ -32,9 +32,10 @@ pub(crate) fn setup_error(error: SetupError) -> Error<String> {
 
 pub(crate) fn app_error(error: AppError) -> Error<String> {
     let code = match error {
-        AppError::UnknownOperation(_) | AppError::DuplicateHandler(_) | AppError::Contract(_) | AppError::NoContract => {
-            CONTRACT
-        }
+        AppError::UnknownOperation(_)
+        | AppError::DuplicateHandler(_)
+        | AppError::Contract(_)
+        | AppError::NoContract => CONTRACT,
         // Key files, policies and telemetry endpoints come from the configuration.
         AppError::Identity(_) | AppError::Authorization(_) | AppError::Telemetry(_) => CONFIG,
     };

@@ -44,7 +44,13 @@ impl Request {
         }
     }
 
-    fn respond_with(&mut self, status: u32, content_type: Option<String>, headers: Option<Vec<String>>, body: Bytes) -> Result<()> {
+    fn respond_with(
+        &mut self,
+        status: u32,
+        content_type: Option<String>,
+        headers: Option<Vec<String>>,
+        body: Bytes,
+    ) -> Result<()> {
         let status = u16::try_from(status).unwrap_or(0);
         let status = answer_rules::response_status(status).map_err(invalid_answer)?;
         let mut map = HeaderMap::new();
