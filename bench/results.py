@@ -1,8 +1,8 @@
 """Renders ci/bench's measurements as one Markdown report, printed and written to a file.
 
 Input: a TSV of `service, endpoint, requests/s, p99, errors` rows (one per wrk run) and the
-alloc-count table. The ratios are computed within the run: bare hyper (`hyper`) is 1, and the
-Python service is also given as a multiple of FastAPI (`fastapi`). For the C receive modes the
+alloc-count table. The ratios are computed within the run: bare hyper (`hyper`) is 1, and each
+binding's service is also given as a multiple of its language's peer (PEERS). For the C receive modes the
 extra time per request is 1/rps(mode) - 1/rps(reference): with the server's one core saturated,
 that is CPU time the mode adds to each request.
 """
@@ -14,6 +14,10 @@ import datetime
 import os
 import platform
 import sys
+
+
+# The framework each binding's service is measured against, in the same run.
+PEERS = {"python": "fastapi", "node": "fastify", "go": "go-nethttp"}
 
 
 def cpu_model() -> str:
@@ -68,13 +72,14 @@ def main() -> int:
         "Written by `ci/bench`; compare ratios within one run, since the machine's speed moves between runs."
     )
     out.append("")
-    out.append("| service | endpoint | requests/s | p99 | vs bare hyper | vs FastAPI | errors |")
+    out.append("| service | endpoint | requests/s | p99 | vs bare hyper | vs its peer | errors |")
     out.append("|---|---|---:|---:|---:|---:|---|")
     for service, endpoint, value, p99, errors in rows:
-        versus_fastapi = ratio(service, endpoint, "fastapi") if service == "python" else ""
+        peer = PEERS.get(service)
+        versus_peer = f"{ratio(service, endpoint, peer)} ({peer})" if peer and ratio(service, endpoint, peer) else ""
         out.append(
             f"| {service} | {endpoint} | {value:,.0f} | {p99} | {ratio(service, endpoint, 'hyper')} "
-            f"| {versus_fastapi} | {errors} |"
+            f"| {versus_peer} | {errors} |"
         )
 
     modes = [m for m in ("c-callback", "c-pull", "c-poll") if any(s == m for s, *_ in rows)]

@@ -6,6 +6,12 @@
 profile="${BUILD_PROFILE:-release}"
 out_dir="target/$profile"
 
+# Where napi-derive writes the Node addon's type definitions while cargo compiles it (ci/node-env
+# turns them into native.d.ts). Exported for every cargo run of the scripts, so that the addon's
+# build script, which reruns when this variable changes, is not rebuilt back and forth.
+export NAPI_TYPE_DEF_TMP_FOLDER="$PWD/target/napi-type-defs/$profile"
+mkdir -p "$NAPI_TYPE_DEF_TMP_FOLDER"
+
 # Every workspace target, so that dependencies get the same features as in `cargo test
 # --workspace`: after ci/test's test step this compiles nothing, where a `-p` build could
 # compile hyper, serde and the core a second time with other features. The Python extension

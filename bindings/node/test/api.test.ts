@@ -1,0 +1,173 @@
+/** The API: building, code-first operations, answers, refusals, errors, the life cycle. */
+
+import { strict as assert } from 'node:assert'
+import { test } from 'node:test'
+
+import { App, ConfigError, ContractError, HttpError, Response, ServerError, type Request } from '@armature/core'
+
+test('a code-first route answers JSON with typed path parameters', async () => {
+  const app = new App()
+  app.get('/users/{id}', { params: { id: { type: 'integer' } } }, (req) => ({ id: req.params.path.id, method: req.method }))
+  const response = await app.inject({ url: '/users/7' })
+  assert.equal(response.statusCode, 200)
+  assert.equal(response.headers['content-type'], 'application/json')
+  assert.deepEqual(response.json(), { id: 7, method: 'GET' })
+})
+
+test('core validates a code-first body before the handler runs', async () => {
+  let calls = 0
+  const app = new App()
+  const body = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } }
+  app.post('/pets', { body, status: 201 }, (req) => {
+    calls += 1
+    return req.json()
+  })
+  const created = await app.inject({ method: 'POST', url: '/pets', body: { name: 'Rex' } })
+  assert.equal(created.statusCode, 201)
+  assert.deepEqual(created.json(), { name: 'Rex' })
+  const refused = await app.inject({ method: 'POST', url: '/pets', body: { name: 3 } })
+  assert.equal(refused.statusCode, 400)
+  assert.equal(refused.headers['content-type'], 'application/problem+json')
+  assert.equal(calls, 1)
+})
+
+test('a response schema is enforced on what the handler returns', async () => {
+  const app = new App()
+  app.get('/n', { response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } } }, () => ({ n: 'x' }))
+  const response = await app.inject({ url: '/n' })
+  assert.equal(response.statusCode, 500)
+  assert.match(response.json<{ type: string }>().type, /response-validation/)
+})
+
+test('strings are text, Buffers are bytes, null is 204, Response sets status and headers', async () => {
+  const app = new App()
+  app.get('/text', () => 'hello')
+  app.get('/bytes', () => Buffer.from([1, 2, 3]))
+  app.get('/none', () => undefined)
+  app.get('/custom', () => new Response(202, { queued: true }, { 'x-queue': 'a', 'content-type': 'application/vnd.x+json' }))
+  const text = await app.inject({ url: '/text' })
+  assert.equal(text.headers['content-type'], 'text/plain; charset=utf-8')
+  assert.equal(text.body, 'hello')
+  const bytes = await app.inject({ url: '/bytes' })
+  assert.equal(bytes.headers['content-type'], 'application/octet-stream')
+  assert.deepEqual([...bytes.rawBody], [1, 2, 3])
+  assert.equal((await app.inject({ url: '/none' })).statusCode, 204)
+  const custom = await app.inject({ url: '/custom' })
+  assert.equal(custom.statusCode, 202)
+  assert.equal(custom.headers['x-queue'], 'a')
+  assert.equal(custom.headers['content-type'], 'application/vnd.x+json')
+  assert.deepEqual(custom.json(), { queued: true })
+})
+
+test('HttpError is a refusal, any other throw or rejection a 500 handler-error', async () => {
+  const app = new App()
+  app.get('/refuse', () => {
+    throw new HttpError(409, 'taken')
+  })
+  app.get('/throw', () => {
+    throw new Error('boom')
+  })
+  app.get('/reject', async () => Promise.reject(new TypeError('late boom')))
+  app.get('/bad-status', () => new Response(99, 'x'))
+  app.get('/bad-header', () => new Response(200, 'x', { 'content-length': '1' }))
+  app.get('/cycle', () => {
+    const value: Record<string, unknown> = {}
+    value.self = value
+    return value
+  })
+  const refused = await app.inject({ url: '/refuse' })
+  assert.equal(refused.statusCode, 409)
+  assert.equal(refused.json<{ detail: string }>().detail, 'taken')
+  for (const url of ['/throw', '/reject', '/bad-status', '/bad-header', '/cycle']) {
+    const failed = await app.inject({ url })
+    assert.equal(failed.statusCode, 500, url)
+    assert.match(failed.json<{ type: string }>().type, /handler-error/, url)
+    assert.doesNotMatch(failed.body, /boom/, `${url}: the message is not shown without errors.debug`)
+  }
+})
+
+test('the request exposes headers, cookies, body, ids and the trace', async () => {
+  let seen: Request | undefined
+  const app = new App()
+  app.post('/echo', (req) => {
+    seen = req
+    return {
+      header: req.header('X-One'),
+      headers: req.headers['x-one'],
+      cookies: req.cookies,
+      text: req.text,
+      query: req.queryString,
+      traceparent: req.traceparent(),
+      identity: req.identity.kind,
+    }
+  })
+  const response = await app.inject({
+    method: 'POST',
+    url: '/echo?a=1',
+    headers: { 'x-one': ['1', '2'], cookie: 'a=b; c=d', 'content-type': 'text/plain', 'x-request-id': 'req-1' },
+    body: 'hi',
+  })
+  assert.equal(response.statusCode, 200, response.body)
+  const body = response.json<Record<string, unknown>>()
+  assert.equal(body.header, '1, 2')
+  assert.equal(body.headers, '1, 2')
+  assert.deepEqual(body.cookies, { a: 'b', c: 'd' })
+  assert.equal(body.text, 'hi')
+  assert.equal(body.query, 'a=1')
+  assert.equal(body.identity, 'anonymous')
+  assert.equal(seen?.requestId, 'req-1')
+  assert.match(seen?.traceId ?? '', /^[0-9a-f]{32}$/)
+  assert.match(seen?.spanId ?? '', /^[0-9a-f]{16}$/)
+  assert.equal(body.traceparent, `00-${seen?.traceId}-${seen?.spanId}-01`)
+  assert.equal(response.headers['x-request-id'], 'req-1')
+})
+
+test('contract errors name what is wrong', () => {
+  const app = new App({ contract: { openapi: '3.1.0', info: { title: 't', version: '1' }, paths: {} } })
+  app.operation('nope', () => 'x')
+  assert.throws(() => app.ready(), (error: unknown) => error instanceof ContractError && /nope/.test(error.message))
+  assert.throws(() => new App().ready(), ContractError)
+  const twice = new App()
+  twice.get('/a', { operationId: 'a' }, () => 'x')
+  assert.throws(() => twice.get('/b', { operationId: 'a' }, () => 'y'), ContractError)
+})
+
+test('a configuration file that does not exist is a ConfigError', () => {
+  const app = new App({ config: '/nonexistent/armature.yaml' })
+  app.get('/a', () => 'x')
+  assert.throws(() => app.ready(), ConfigError)
+})
+
+test('listen serves over HTTP and close drains; a taken port is a ServerError', async () => {
+  const app = new App()
+  app.get('/slow', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    return { done: true }
+  })
+  const address = await app.listen({ host: '127.0.0.1', port: 0 })
+  assert.equal(address.host, '127.0.0.1')
+  assert.ok(address.port > 0)
+  const inFlight = fetch(`${address.url}/slow`)
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  const closing = app.close()
+  const response = await inFlight
+  assert.equal(response.status, 200)
+  assert.deepEqual(await response.json(), { done: true })
+  await closing
+
+  const first = new App()
+  first.get('/a', () => 'a')
+  const bound = await first.listen({ host: '127.0.0.1', port: 0 })
+  const second = new App()
+  second.get('/a', () => 'a')
+  await assert.rejects(second.listen({ host: '127.0.0.1', port: bound.port }), ServerError)
+  await first.close()
+})
+
+test('the served contract has the code-first operations', () => {
+  const app = new App({ title: 'pets' })
+  app.delete('/pets/{id}', () => null)
+  const document = app.openapi() as { info: { title: string }; paths: Record<string, Record<string, { operationId: string }>> }
+  assert.equal(document.info.title, 'pets')
+  assert.equal(document.paths['/pets/{id}']?.delete?.operationId, 'deletePetsById')
+})
