@@ -38,7 +38,8 @@ pub struct Runner {
 
 #[derive(Debug, Clone)]
 enum Transport {
-    Http { client: Client<HttpConnector, Full<Bytes>>, base: String },
+    // Boxed: the client is forty times the size of the other variant.
+    Http { client: Box<Client<HttpConnector, Full<Bytes>>>, base: String },
     // Behind a lock: the child answers one request at a time.
     Process(Arc<Mutex<ProcessTransport>>),
 }
@@ -89,7 +90,7 @@ impl Runner {
         // (an unread body, a timed-out handler) cannot disturb the next one.
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
         let base = base_url.trim_end_matches('/').to_string();
-        Ok(Self { transport: Transport::Http { client, base }, timeout })
+        Ok(Self { transport: Transport::Http { client: Box::new(client), base }, timeout })
     }
 
     /// A runner that sends every case to a child process started with `sh -c command` (see
