@@ -76,6 +76,12 @@ export declare class Service {
    * what is wrong. `drain` is called on the main thread whenever requests are waiting.
    */
   constructor(options: ServiceOptions, drain: () => void)
+  /**
+   * Gives the core's threads the CPU once (`sched_yield`), so that a worker sharing this
+   * core finishes the connections that are ready and the next `take` gets them all: the
+   * drain calls it once per wake-up (docs/node.md has the measurements).
+   */
+  yieldToCore(): void
   /** Takes up to `max` waiting requests without blocking. */
   take(max: number): Array<Request>
   /** Starts serving on the core's threads; returns the bound address as `host:port`. */

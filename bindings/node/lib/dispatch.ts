@@ -28,6 +28,9 @@ export interface Operation {
 
 /** Takes and dispatches every waiting request of `service`. */
 export function drain(service: native.Service, operations: Map<string, Operation>): void {
+  // Once per wake-up: a core worker on this CPU then queues more before the first take (61
+  // requests per take instead of 4 under load, docs/node.md).
+  service.yieldToCore()
   for (;;) {
     const batch = service.take(BATCH)
     for (const request of batch) dispatch(request, operations)

@@ -120,6 +120,14 @@ impl Service {
         Ok(Service { host: Arc::new(host) })
     }
 
+    /// Gives the core's threads the CPU once (`sched_yield`), so that a worker sharing this
+    /// core finishes the connections that are ready and the next `take` gets them all: the
+    /// drain calls it once per wake-up (docs/node.md has the measurements).
+    #[napi]
+    pub fn yield_to_core(&self) {
+        std::thread::yield_now();
+    }
+
     /// Takes up to `max` waiting requests without blocking.
     #[napi]
     pub fn take(&self, max: u32) -> Vec<Request> {
