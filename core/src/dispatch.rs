@@ -62,6 +62,21 @@ pub struct HandlerRequest {
     pub identity: Identity,
 }
 
+impl HandlerRequest {
+    /// The values of header `name` (any case) joined with `", "`, as every binding shows a
+    /// header (RFC 9110 5.3); None when absent. Non-UTF-8 bytes become U+FFFD.
+    pub fn joined_header(&self, name: &str) -> Option<String> {
+        let mut values = self.headers.get_all(name).iter();
+        let first = values.next()?;
+        let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
+        for value in values {
+            joined.push_str(", ");
+            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        }
+        Some(joined)
+    }
+}
+
 /// What a handler answers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandlerResponse {
@@ -485,6 +500,15 @@ mod tests {
         let (responder, receiver) = Responder::channel();
         queue.push(PendingRequest { request: request(n), responder });
         receiver
+    }
+
+    #[test]
+    fn repeated_headers_are_joined() {
+        let mut request = request(0);
+        request.headers.append("x-one", HeaderValue::from_static("1"));
+        request.headers.append("x-one", HeaderValue::from_static("2"));
+        assert_eq!(request.joined_header("X-One").as_deref(), Some("1, 2"));
+        assert_eq!(request.joined_header("x-two"), None);
     }
 
     #[test]

@@ -70,17 +70,6 @@ impl Request {
         }
         self.finish(Ok(HandlerResponse { status, headers: map, body }))
     }
-
-    fn joined_header(&self, name: &str) -> Option<String> {
-        let mut values = self.inner.headers.get_all(name).iter();
-        let first = values.next()?;
-        let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
-        for value in values {
-            joined.push_str(", ");
-            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        }
-        Some(joined)
-    }
 }
 
 fn invalid_answer(invalid: InvalidAnswer) -> napi::Error<String> {
@@ -175,7 +164,7 @@ impl Request {
     pub fn header_list(&self) -> Vec<String> {
         let mut list = Vec::with_capacity(self.inner.headers.keys_len() * 2);
         for name in self.inner.headers.keys() {
-            if let Some(value) = self.joined_header(name.as_str()) {
+            if let Some(value) = self.inner.joined_header(name.as_str()) {
                 list.push(name.as_str().to_owned());
                 list.push(value);
             }
@@ -186,7 +175,7 @@ impl Request {
     /// One header by name (any case), repeated values joined with ", "; null when absent.
     #[napi]
     pub fn header(&self, name: String) -> Option<String> {
-        self.joined_header(&name)
+        self.inner.joined_header(&name)
     }
 
     /// Every cookie of the `Cookie` headers as a flat list, name, value... (the first one of

@@ -149,7 +149,7 @@ impl Request {
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         for name in self.inner.headers.keys() {
-            if let Some(value) = self.joined_header(name.as_str()) {
+            if let Some(value) = self.inner.joined_header(name.as_str()) {
                 dict.set_item(name.as_str(), value)?;
             }
         }
@@ -158,7 +158,7 @@ impl Request {
 
     /// One header by name (any case), repeated values joined with ", "; None when absent.
     fn header(&self, name: &str) -> Option<String> {
-        self.joined_header(name)
+        self.inner.joined_header(name)
     }
 
     /// Every cookie of the `Cookie` headers, by name (the first one wins).
@@ -281,18 +281,5 @@ impl Request {
     /// Gives up without an answer (the handler was cancelled): core answers 500 `no-response`.
     fn _abandon(&self) {
         self.responder.lock().unwrap_or_else(|e| e.into_inner()).take();
-    }
-}
-
-impl Request {
-    fn joined_header(&self, name: &str) -> Option<String> {
-        let mut values = self.inner.headers.get_all(name).iter();
-        let first = values.next()?;
-        let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
-        for value in values {
-            joined.push_str(", ");
-            joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        }
-        Some(joined)
     }
 }
