@@ -1,6 +1,9 @@
 /** The API: building, code-first operations, answers, refusals, errors, the life cycle. */
 
 import { strict as assert } from 'node:assert'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import * as path from 'node:path'
 import { test } from 'node:test'
 
 import { App, ConfigError, ContractError, HttpError, Response, ServerError, type Request } from '@armature/core'
@@ -170,4 +173,22 @@ test('the served contract has the code-first operations', () => {
   const document = app.openapi() as { info: { title: string }; paths: Record<string, Record<string, { operationId: string }>> }
   assert.equal(document.info.title, 'pets')
   assert.equal(document.paths['/pets/{id}']?.delete?.operationId, 'deletePetsById')
+})
+
+test('past server.queue_capacity a request is 503 overloaded, and a slow handler is 504', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'armature-'))
+  const config = path.join(dir, 'armature.yaml')
+  writeFileSync(config, 'server:\n  queue_capacity: 1\n  request_timeout_ms: 500\n')
+  const app = new App({ config })
+  app.get('/now', () => 'now')
+  app.get('/never', () => new Promise(() => {}))
+  app.ready()
+  const answers = [1, 2, 3].map(() => app.inject({ url: '/now' }))
+  // Holds the main thread, so no drain runs while core queues the three requests.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+  const statuses = (await Promise.all(answers)).map((answer) => answer.statusCode).sort()
+  assert.deepEqual(statuses, [200, 503, 503])
+  const late = await app.inject({ url: '/never' })
+  assert.equal(late.statusCode, 504)
+  assert.match(late.json<{ type: string }>().type, /handler-timeout/)
 })
