@@ -49,6 +49,10 @@ typedef struct ArmatureRequest ArmatureRequest;
 // `armature_responder_free`; every call on it may come from any thread.
 typedef struct ArmatureResponder ArmatureResponder;
 
+// The answer of an in-process request: status, header lines and body, as a client would
+// receive them. Owned by the caller of `armature_server_inject` until `armature_response_free`.
+typedef struct ArmatureResponse ArmatureResponse;
+
 // A server under construction, running, or stopped: the core's [`Host`], whose life cycle
 // and checks every binding shares.
 typedef struct ArmatureServer ArmatureServer;
@@ -76,6 +80,15 @@ typedef struct ArmatureStr {
   // The number of bytes.
   size_t len;
 } ArmatureStr;
+
+// One header line given to `armature_server_inject`: a name and a value, both borrowed for the
+// call.
+typedef struct ArmatureHeaderLine {
+  // The header name (any case), UTF-8.
+  struct ArmatureStr name;
+  // The value, bytes as they would be sent.
+  struct ArmatureStr value;
+} ArmatureHeaderLine;
 
 // Where a parameter comes from: one of the `ARMATURE_PARAM_*` values.
 typedef uint32_t ArmatureParamLocation;
@@ -222,6 +235,18 @@ ArmatureStatus armature_config_from_str(const uint8_t *text,
                                         struct ArmatureConfig **out,
                                         struct ArmatureError **error);
 
+// Overrides `server.host` (when `host_len` > 0) and `server.port` (0: a free port the kernel
+// picks; read it back with `armature_server_port`), as a host's `listen(addr)` does. Servers
+// created from this config before the call keep the address they had.
+//
+// Ownership: `host` is borrowed for the call. Thread safety: any thread, when no other call
+// uses this config; never blocks.
+ArmatureStatus armature_config_set_address(struct ArmatureConfig *config,
+                                           const uint8_t *host,
+                                           size_t host_len,
+                                           uint16_t port,
+                                           struct ArmatureError **error);
+
 // Frees a configuration. NULL is ignored. Servers made from it keep their own copy.
 //
 // Thread safety: any thread, once per config, when no other call uses it.
@@ -245,10 +270,97 @@ ArmatureStatus armature_contract_from_str(const uint8_t *text,
                                           struct ArmatureContract **out,
                                           struct ArmatureError **error);
 
+// A contract with operations declared in code added: the code-first path of the bindings
+// (Go's `app.Handle("GET /users/{id}", spec, fn)`). `operations_json` is a JSON array of
+// operation specs (`{"method","path","operation_id","path_params","query_params",
+// "request_body","responses","summary","components"}`, docs/c-abi.md). With `base` NULL they
+// make up a contract of their own, titled `Armature service`. An operation whose path, method
+// or operationId is already taken, or whose schema does not compile, fails with
+// `ARMATURE_STATUS_CONTRACT` naming it.
+//
+// Ownership: `base` and `operations_json` are borrowed for the call (`base` is left as it
+// was); on success `*out` is a new contract the caller frees with `armature_contract_free`.
+// Thread safety: any thread; does not block.
+ArmatureStatus armature_contract_with_operations(const struct ArmatureContract *base,
+                                                 const uint8_t *operations_json,
+                                                 size_t operations_json_len,
+                                                 struct ArmatureContract **out,
+                                                 struct ArmatureError **error);
+
+// The contract's operationIds, in document order, as a JSON array of strings: what a host
+// that serves every operation with one handler (Go's `HTTPHandler` over a `net/http` mux)
+// registers.
+//
+// Ownership: `*out` borrows from the contract until `armature_contract_free`.
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_contract_operation_ids_json(const struct ArmatureContract *contract,
+                                                    struct ArmatureStr *out,
+                                                    struct ArmatureError **error);
+
 // Frees a contract. NULL is ignored. Servers made from it share it and keep it alive.
 //
 // Thread safety: any thread, once per contract, when no other call uses it.
 void armature_contract_free(struct ArmatureContract *contract);
+
+// Runs one request through the whole pipeline in-process, with no socket, and blocks until
+// its answer (from the pipeline or a handler) is ready. `target` is the path with an optional
+// query (`/users/7?verbose=true`). Queued operations need a host draining the queue on
+// another thread meanwhile. From the first in-process request on, no handler can be added and
+// the application reports ready, as if it were listening; the server need not be started.
+//
+// Ownership: every argument is borrowed for the call; on success `*out` is a new response the
+// caller frees with `armature_response_free`.
+// Thread safety: any thread but a core thread (never from a callback handler), several at once.
+// Blocks until answered: at most `server.request_timeout_ms` after a handler took the request.
+ArmatureStatus armature_server_inject(struct ArmatureServer *server,
+                                      const uint8_t *method,
+                                      size_t method_len,
+                                      const uint8_t *target,
+                                      size_t target_len,
+                                      const struct ArmatureHeaderLine *headers,
+                                      size_t header_count,
+                                      const uint8_t *body,
+                                      size_t body_len,
+                                      struct ArmatureResponse **out,
+                                      struct ArmatureError **error);
+
+// The status code of an in-process answer.
+//
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_response_status(const struct ArmatureResponse *response,
+                                        uint16_t *status,
+                                        struct ArmatureError **error);
+
+// The number of header lines of an in-process answer, for `armature_response_header_at`.
+//
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_response_header_count(const struct ArmatureResponse *response,
+                                              size_t *count,
+                                              struct ArmatureError **error);
+
+// The header line at `index` (0 to count - 1) of an in-process answer: its lower-case name and
+// its value. `ARMATURE_STATUS_NOT_FOUND` past the end.
+//
+// Ownership: `*name` and `*value` borrow from the response until `armature_response_free`.
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_response_header_at(const struct ArmatureResponse *response,
+                                           size_t index,
+                                           struct ArmatureStr *name,
+                                           struct ArmatureStr *value,
+                                           struct ArmatureError **error);
+
+// The body of an in-process answer.
+//
+// Ownership: `*out` borrows from the response until `armature_response_free`.
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_response_body(const struct ArmatureResponse *response,
+                                      struct ArmatureStr *out,
+                                      struct ArmatureError **error);
+
+// Frees an in-process answer. NULL is ignored. Every `ArmatureStr` read from it becomes invalid.
+//
+// Thread safety: any thread, once, after every other call on this response has returned.
+void armature_response_free(struct ArmatureResponse *response);
 
 // The HTTP method (`GET`, `POST`...).
 //
@@ -305,6 +417,15 @@ ArmatureStatus armature_request_trace_id(const struct ArmatureRequest *request,
 ArmatureStatus armature_request_span_id(const struct ArmatureRequest *request,
                                         struct ArmatureStr *out,
                                         struct ArmatureError **error);
+
+// The `traceparent` header value for an outgoing call made while handling this request:
+// this request's trace id, its server span as the parent, and its sampling flags.
+//
+// Ownership: `*out` borrows from the request until `armature_request_free`.
+// Thread safety: any thread, concurrently with other accessors; never blocks.
+ArmatureStatus armature_request_traceparent(const struct ArmatureRequest *request,
+                                            struct ArmatureStr *out,
+                                            struct ArmatureError **error);
 
 // The request body, already checked against the contract. Bytes, not necessarily UTF-8.
 //
@@ -541,6 +662,15 @@ ArmatureStatus armature_server_start(struct ArmatureServer *server, struct Armat
 ArmatureStatus armature_server_port(const struct ArmatureServer *server,
                                     uint16_t *port,
                                     struct ArmatureError **error);
+
+// The configured `server.request_timeout_ms`: how long the pipeline waits for a handler's
+// answer before it answers 504 itself. A host gives its handlers this deadline (Go's
+// `context.Context`), counted from when it takes the request.
+//
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_server_request_timeout_ms(const struct ArmatureServer *server,
+                                                  uint64_t *timeout_ms,
+                                                  struct ArmatureError **error);
 
 // Begins a graceful shutdown and returns at once: `/ready` turns false, after
 // `server.drain_delay_ms` the listener closes, and requests in flight get

@@ -1,13 +1,15 @@
 //! Configuration and contract handles: read once, then given to `armature_server_new`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use armature_core::config::ConfigFormat;
+use armature_core::contract::code_first::{self, OperationSpec};
+use armature_core::host_options::HostOptions;
 use armature_core::{Config, Contract};
 
-use crate::handle::{free, give};
+use crate::handle::{free, give, with_handle, write_out};
 use crate::status::{boundary, guard, ArmatureError, ArmatureStatus, FfiError};
-use crate::strings::str_in;
+use crate::strings::{str_in, ArmatureStr};
 
 /// The format of an in-memory configuration document: one of the `ARMATURE_CONFIG_FORMAT_*`
 /// values. An integer, not a C enum, so that an out-of-range value is an error, not undefined
@@ -29,6 +31,14 @@ pub struct ArmatureConfig {
 /// A loaded and compiled OpenAPI contract.
 pub struct ArmatureContract {
     pub(crate) contract: Arc<Contract>,
+    /// The operationIds as a JSON array, made when first asked for.
+    operation_ids_json: OnceLock<String>,
+}
+
+impl ArmatureContract {
+    fn new(contract: Contract) -> Self {
+        Self { contract: Arc::new(contract), operation_ids_json: OnceLock::new() }
+    }
 }
 
 /// Embedded defaults with `ARMATURE_*` environment overrides (`ARMATURE_CONFIG` names a file
@@ -87,6 +97,33 @@ pub extern "C" fn armature_config_from_str(
     })
 }
 
+/// Overrides `server.host` (when `host_len` > 0) and `server.port` (0: a free port the kernel
+/// picks; read it back with `armature_server_port`), as a host's `listen(addr)` does. Servers
+/// created from this config before the call keep the address they had.
+///
+/// Ownership: `host` is borrowed for the call. Thread safety: any thread, when no other call
+/// uses this config; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_config_set_address(
+    config: *mut ArmatureConfig,
+    host: *const u8,
+    host_len: usize,
+    port: u16,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    boundary(error, || {
+        // SAFETY: the caller passes NULL or a live config that no other call uses now.
+        let config = unsafe { config.as_mut() }.ok_or(FfiError::NullArgument("config"))?;
+        // SAFETY: the caller passes `host_len` readable bytes at `host`.
+        let host = unsafe { str_in(host, host_len, "host") }?;
+        if !host.is_empty() {
+            config.config.server.host = host.to_owned();
+        }
+        config.config.server.port = port;
+        Ok(())
+    })
+}
+
 /// Frees a configuration. NULL is ignored. Servers made from it keep their own copy.
 ///
 /// Thread safety: any thread, once per config, when no other call uses it.
@@ -112,7 +149,7 @@ pub extern "C" fn armature_contract_from_file(
     boundary(error, || {
         // SAFETY: the caller passes `path_len` readable bytes at `path`.
         let path = unsafe { str_in(path, path_len, "path") }?;
-        give(out, ArmatureContract { contract: Arc::new(Contract::from_path(path)?) })
+        give(out, ArmatureContract::new(Contract::from_path(path)?))
     })
 }
 
@@ -130,7 +167,67 @@ pub extern "C" fn armature_contract_from_str(
     boundary(error, || {
         // SAFETY: the caller passes `text_len` readable bytes at `text`.
         let text = unsafe { str_in(text, text_len, "text") }?;
-        give(out, ArmatureContract { contract: Arc::new(Contract::from_text(text)?) })
+        give(out, ArmatureContract::new(Contract::from_text(text)?))
+    })
+}
+
+/// A contract with operations declared in code added: the code-first path of the bindings
+/// (Go's `app.Handle("GET /users/{id}", spec, fn)`). `operations_json` is a JSON array of
+/// operation specs (`{"method","path","operation_id","path_params","query_params",
+/// "request_body","responses","summary","components"}`, docs/c-abi.md). With `base` NULL they
+/// make up a contract of their own, titled `Armature service`. An operation whose path, method
+/// or operationId is already taken, or whose schema does not compile, fails with
+/// `ARMATURE_STATUS_CONTRACT` naming it.
+///
+/// Ownership: `base` and `operations_json` are borrowed for the call (`base` is left as it
+/// was); on success `*out` is a new contract the caller frees with `armature_contract_free`.
+/// Thread safety: any thread; does not block.
+#[no_mangle]
+pub extern "C" fn armature_contract_with_operations(
+    base: *const ArmatureContract,
+    operations_json: *const u8,
+    operations_json_len: usize,
+    out: *mut *mut ArmatureContract,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    boundary(error, || {
+        // SAFETY: the caller passes `operations_json_len` readable bytes at `operations_json`.
+        let text = unsafe { str_in(operations_json, operations_json_len, "operations_json") }?;
+        let operations: Vec<OperationSpec> =
+            serde_json::from_str(text).map_err(|e| FfiError::InvalidArgument(format!("operations_json: {e}")))?;
+        let defaults = HostOptions::default();
+        // SAFETY: the caller passes NULL or a live contract.
+        let mut document = match unsafe { base.as_ref() } {
+            Some(base) => base.contract.document().clone(),
+            None => code_first::empty_document(&defaults.title, &defaults.version),
+        };
+        for spec in &operations {
+            code_first::add_operation(&mut document, spec)?;
+        }
+        give(out, ArmatureContract::new(Contract::from_value(document)?))
+    })
+}
+
+/// The contract's operationIds, in document order, as a JSON array of strings: what a host
+/// that serves every operation with one handler (Go's `HTTPHandler` over a `net/http` mux)
+/// registers.
+///
+/// Ownership: `*out` borrows from the contract until `armature_contract_free`.
+/// Thread safety: any thread; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_contract_operation_ids_json(
+    contract: *const ArmatureContract,
+    out: *mut ArmatureStr,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    with_handle(contract, "contract", error, |contract| {
+        let json = contract.operation_ids_json.get_or_init(|| {
+            let ids: Vec<&str> = contract.contract.operations().iter().map(|op| op.id.as_str()).collect();
+            // A list of strings always serializes.
+            serde_json::to_string(&ids).unwrap_or_default()
+        });
+        // SAFETY: the caller passes NULL or storage for one ArmatureStr.
+        unsafe { write_out(out, ArmatureStr::of(json.as_bytes()), "out") }
     })
 }
 

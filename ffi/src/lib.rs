@@ -5,7 +5,8 @@
 //! Modules: [`status`] (status codes, error objects, the panic boundary), [`strings`]
 //! (pointer + length), [`handle`] (owned handles), [`config`] (configuration and contract),
 //! [`server`] (life cycle, callback and pull modes; the pollable descriptor is core's
-//! `RequestQueue::readable_fd`), [`request`] and [`responder`] (one request).
+//! `RequestQueue::readable_fd`), [`request`] and [`responder`] (one request), and
+//! [`in_process`] (a request through the pipeline without a socket, for test clients).
 
 // Every entry takes raw pointers from C and states, in its doc (and so in the header), what
 // they must point to. Marking them `unsafe fn` would say the same to Rust callers only, and
@@ -14,6 +15,7 @@
 
 pub mod config;
 mod handle;
+pub mod in_process;
 pub mod request;
 pub mod responder;
 pub mod server;

@@ -32,6 +32,8 @@ pub struct ArmatureRequest {
     /// The trace and span ids as text, formatted when first asked for.
     trace_id_hex: OnceLock<HexId>,
     span_id_hex: OnceLock<HexId>,
+    /// The `traceparent` for outgoing calls, formatted when first asked for.
+    traceparent: OnceLock<String>,
     /// Serialized single parameters. Each is a separate heap string that is never moved or
     /// dropped before the request, so slices handed out stay valid while the Vec grows.
     kept: Mutex<Vec<Box<str>>>,
@@ -45,6 +47,7 @@ impl ArmatureRequest {
             identity_json: OnceLock::new(),
             trace_id_hex: OnceLock::new(),
             span_id_hex: OnceLock::new(),
+            traceparent: OnceLock::new(),
             kept: Mutex::new(Vec::new()),
         }
     }
@@ -184,6 +187,20 @@ pub extern "C" fn armature_request_span_id(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     read(request, out, error, |r| Ok(r.span_id_hex.get_or_init(|| r.inner.trace.span_id.hex()).as_str().as_bytes()))
+}
+
+/// The `traceparent` header value for an outgoing call made while handling this request:
+/// this request's trace id, its server span as the parent, and its sampling flags.
+///
+/// Ownership: `*out` borrows from the request until `armature_request_free`.
+/// Thread safety: any thread, concurrently with other accessors; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_request_traceparent(
+    request: *const ArmatureRequest,
+    out: *mut ArmatureStr,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    read(request, out, error, |r| Ok(r.traceparent.get_or_init(|| r.inner.trace.traceparent()).as_bytes()))
 }
 
 /// The request body, already checked against the contract. Bytes, not necessarily UTF-8.

@@ -66,7 +66,14 @@ impl Drop for UserData {
     }
 }
 
-fn on_server(
+impl ArmatureServer {
+    /// The core host behind the handle.
+    pub(crate) fn host(&self) -> &Host {
+        &self.host
+    }
+}
+
+pub(crate) fn on_server(
     server: *const ArmatureServer,
     error: *mut *mut ArmatureError,
     body: impl FnOnce(&ArmatureServer) -> Result<(), FfiError>,
@@ -180,6 +187,23 @@ pub extern "C" fn armature_server_port(
         let addr = server.host.local_addr()?;
         // SAFETY: the caller passes NULL or storage for one uint16_t.
         unsafe { write_out(port, addr.port(), "port") }
+    })
+}
+
+/// The configured `server.request_timeout_ms`: how long the pipeline waits for a handler's
+/// answer before it answers 504 itself. A host gives its handlers this deadline (Go's
+/// `context.Context`), counted from when it takes the request.
+///
+/// Thread safety: any thread; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_server_request_timeout_ms(
+    server: *const ArmatureServer,
+    timeout_ms: *mut u64,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    on_server(server, error, |server| {
+        // SAFETY: the caller passes NULL or storage for one uint64_t.
+        unsafe { write_out(timeout_ms, server.host.config().server.request_timeout_ms, "timeout_ms") }
     })
 }
 
