@@ -1,0 +1,196 @@
+package armature
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// drain takes requests from the core's queue and runs each handler in its own goroutine.
+//
+// The queue's descriptor is watched by Go's netpoller (RawConn.Read parks this goroutine, not
+// an OS thread, until it is readable), and every waiting request is taken with non-blocking
+// calls (armature_server_try_take) until fewer than a batch come back: no C-to-Go callback per
+// request, and no thread blocked in C per waiting goroutine. It ends when the core closes the
+// queue (the server stopped) or the descriptor is closed (Shutdown of an in-process-only app),
+// then waits for the handlers still running.
+func (a *App) drain(server *nativeServer, queue *os.File) {
+	defer func() {
+		a.inFlight.Wait()
+		close(a.stopped)
+	}()
+	defer queue.Close()
+	raw, err := queue.SyscallConn()
+	if err != nil {
+		log.Printf("armature: watching the request queue: %v", err)
+		return
+	}
+	timeout := time.Duration(a.timeout) * time.Millisecond
+	batch := make([]pending, 0, takeBatch)
+	var takeErr error
+	readErr := raw.Read(func(uintptr) bool {
+		for {
+			free := cap(a.slots) - len(a.slots)
+			if free == 0 {
+				// MaxConcurrency handlers are running: leave requests in the core's queue (which
+				// answers 503 past server.queue_capacity) until one returns.
+				a.slots <- struct{}{}
+				<-a.slots
+				continue
+			}
+			var closed bool
+			batch, closed, takeErr = server.tryTake(batch[:0], min(free, takeBatch))
+			deadline := time.Now().Add(timeout)
+			for i := range batch {
+				a.slots <- struct{}{}
+				a.inFlight.Add(1)
+				go a.dispatch(batch[i], deadline)
+			}
+			if closed || takeErr != nil {
+				return true
+			}
+			if len(batch) < min(free, takeBatch) {
+				return false // the queue is empty: wait until readable again
+			}
+		}
+	})
+	if takeErr != nil {
+		log.Printf("armature: taking requests: %v", takeErr)
+	}
+	if readErr != nil && !a.closing.Load() {
+		log.Printf("armature: watching the request queue: %v", readErr)
+	}
+}
+
+// dispatch runs the operation's handler for one request and answers with what it returns.
+func (a *App) dispatch(p pending, deadline time.Time) {
+	defer func() {
+		<-a.slots
+		a.inFlight.Done()
+	}()
+	route, ok := a.handlers[p.operationID]
+	if !ok {
+		// The core sends only the operations registered here: a broken invariant, not a request's fault.
+		p.finish(finishFail, 0, "no Go handler for operation "+p.operationID)
+		return
+	}
+	request := &Request{p: &p}
+	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), requestKey{}, request), deadline)
+	response, err := call(route.handler, ctx, request)
+	cancel()
+	request.done.Store(true)
+	if err != nil {
+		a.fail(&p, err)
+		return
+	}
+	a.answer(&p, route.status, response)
+}
+
+// call runs handler, turning a panic into an error (logged with its stack by fail).
+func call(handler HandlerFunc, ctx context.Context, request *Request) (response *Response, err error) {
+	defer func() {
+		if recovered := recover(); recovered != nil {
+			err = &panicError{value: recovered, stack: debug.Stack()}
+		}
+	}()
+	return handler(ctx, request)
+}
+
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
+
+// answer sends what the handler returned; status is the operation's status for a nil response.
+func (a *App) answer(p *pending, status int, response *Response) {
+	if response == nil {
+		if status == http.StatusOK {
+			status = http.StatusNoContent
+		}
+		response = &Response{Status: status}
+	}
+	if response.err != nil {
+		a.fail(p, response.err)
+		return
+	}
+	var headers packed
+	contentType := response.ContentType
+	for name, values := range response.Header {
+		if strings.EqualFold(name, "content-type") {
+			if contentType == "" && len(values) > 0 {
+				contentType = values[0]
+			}
+			continue
+		}
+		for _, value := range values {
+			headers.add(name, value)
+		}
+	}
+	status = response.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	freed, err := p.respond(status, contentType, response.Body, &headers)
+	if !freed {
+		// A status or header the core's answer rule refuses: the handler's fault, a 500.
+		a.fail(p, fmt.Errorf("the handler's response was refused: %w", err))
+		return
+	}
+	if err != nil {
+		log.Printf("armature: answering %s: %v", p.operationID, err)
+	}
+}
+
+// fail answers a handler's error: a refusal as the `refused` problem, the end of its context
+// as no answer at all (the core answers 504 after a timeout, 500 no-response otherwise), any
+// other error as the 500 `handler-error` problem, its message logged and never shown.
+func (a *App) fail(p *pending, err error) {
+	if refusal, ok := asRefusal(err); ok {
+		// A status outside 400-599 makes go_finish fail the request instead.
+		if e := p.finish(finishRefuse, refusal.Status, refusal.Detail); e != nil {
+			log.Printf("armature: refusing %s with %d: %v", p.operationID, refusal.Status, e)
+		}
+		return
+	}
+	if errors.Is(err, ErrAbandon) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The context's deadline is the core's request timeout, whose timer may fire a
+			// moment after Go's: let the core answer 504 first, or dropping the answer would
+			// give 500 no-response. Bounded, in case the deadline was the handler's own.
+			for wait := time.Now(); p.isWaiting() && time.Since(wait) < time.Second; {
+				time.Sleep(2 * time.Millisecond)
+			}
+		}
+		if e := p.finish(finishDrop, 0, ""); e != nil {
+			log.Printf("armature: dropping %s: %v", p.operationID, e)
+		}
+		return
+	}
+	message := err.Error()
+	var panicked *panicError
+	if errors.As(err, &panicked) {
+		log.Printf("armature: handler of %s panicked (request %s): %v\n%s", p.operationID, p.requestID(), panicked.value, panicked.stack)
+	} else {
+		log.Printf("armature: handler of %s failed (request %s): %v", p.operationID, p.requestID(), err)
+	}
+	if e := p.finish(finishFail, 0, message); e != nil {
+		log.Printf("armature: failing %s: %v", p.operationID, e)
+	}
+}
+
+type requestKey struct{}
+
+// FromContext is the Request a handler's context belongs to (also the context of the
+// *http.Request that HTTPHandler passes on): its request id, trace ids and identity.
+func FromContext(ctx context.Context) (*Request, bool) {
+	request, ok := ctx.Value(requestKey{}).(*Request)
+	return request, ok
+}

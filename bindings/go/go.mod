@@ -1,0 +1,3 @@
+module armature.dev/go
+
+go 1.24
