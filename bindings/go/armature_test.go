@@ -96,7 +96,7 @@ func expect(t *testing.T, got answer, status int, bodyOrType string) {
 
 var userSchema = armature.Schema{
 	"type": "object", "required": []string{"id", "name"},
-	"properties": armature.Schema{"id": armature.Schema{"type": "integer"}, "name": armature.Schema{"type": "string"}},
+	"properties":           armature.Schema{"id": armature.Schema{"type": "integer"}, "name": armature.Schema{"type": "string"}},
 	"additionalProperties": false,
 }
 
