@@ -57,3 +57,11 @@ func TestSplitAddr(t *testing.T) {
 		}
 	}
 }
+
+// The cost of one cgo crossing into the library (a call that does no work), for docs/go.md:
+// `go test -run '^$' -bench Crossing .`
+func BenchmarkCrossing(b *testing.B) {
+	for b.Loop() {
+		abiVersion()
+	}
+}
