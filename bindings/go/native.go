@@ -20,20 +20,8 @@ package armature
 #cgo nocallback go_finish
 #cgo noescape go_inject
 #cgo nocallback go_inject
-#cgo noescape armature_request_method
-#cgo nocallback armature_request_method
-#cgo noescape armature_request_path
-#cgo nocallback armature_request_path
-#cgo noescape armature_request_query
-#cgo nocallback armature_request_query
-#cgo noescape armature_request_request_id
-#cgo nocallback armature_request_request_id
-#cgo noescape armature_request_trace_id
-#cgo nocallback armature_request_trace_id
-#cgo noescape armature_request_span_id
-#cgo nocallback armature_request_span_id
-#cgo noescape armature_request_traceparent
-#cgo nocallback armature_request_traceparent
+#cgo noescape go_request_text
+#cgo nocallback go_request_text
 #cgo noescape armature_request_identity_json
 #cgo nocallback armature_request_identity_json
 #cgo noescape armature_request_identity_subject
@@ -126,6 +114,23 @@ static ArmatureStatus go_finish(ArmatureRequest *request, ArmatureResponder *res
 	armature_responder_free(responder);
 	armature_request_free(request);
 	return result;
+}
+
+// One of the request's text accessors, by number (the GO_TEXT_* below), so that Go has one
+// function for all of them instead of one closure each.
+enum { GO_TEXT_METHOD, GO_TEXT_PATH, GO_TEXT_QUERY, GO_TEXT_REQUEST_ID, GO_TEXT_TRACE_ID, GO_TEXT_SPAN_ID,
+       GO_TEXT_TRACEPARENT };
+
+static ArmatureStatus go_request_text(const ArmatureRequest *request, int which, ArmatureStr *out) {
+	switch (which) {
+	case GO_TEXT_METHOD: return armature_request_method(request, out, NULL);
+	case GO_TEXT_PATH: return armature_request_path(request, out, NULL);
+	case GO_TEXT_QUERY: return armature_request_query(request, out, NULL);
+	case GO_TEXT_REQUEST_ID: return armature_request_request_id(request, out, NULL);
+	case GO_TEXT_TRACE_ID: return armature_request_trace_id(request, out, NULL);
+	case GO_TEXT_SPAN_ID: return armature_request_span_id(request, out, NULL);
+	default: return armature_request_traceparent(request, out, NULL);
+	}
 }
 
 // The in-process request of armaturetest, with its header lines built in C memory from the
@@ -490,55 +495,22 @@ func (p *pending) isWaiting() bool {
 
 // ---- request accessors: each copies what the core lends, so values outlive the request ----
 
-func (p *pending) str(read func(*C.ArmatureRequest, *C.ArmatureStr, **C.ArmatureError) C.ArmatureStatus) string {
+// text reads one of the request's text accessors (a GO_TEXT_* value); "" if it fails.
+func (p *pending) text(which C.int) string {
 	var out C.ArmatureStr
-	if read(p.request, &out, nil) != statusOK {
+	if C.go_request_text(p.request, which, &out) != statusOK {
 		return ""
 	}
 	return goString(out)
 }
 
-func (p *pending) method() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_method(r, o, e)
-	})
-}
-
-func (p *pending) path() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_path(r, o, e)
-	})
-}
-
-func (p *pending) query() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_query(r, o, e)
-	})
-}
-
-func (p *pending) requestID() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_request_id(r, o, e)
-	})
-}
-
-func (p *pending) traceID() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_trace_id(r, o, e)
-	})
-}
-
-func (p *pending) spanID() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_span_id(r, o, e)
-	})
-}
-
-func (p *pending) traceparent() string {
-	return p.str(func(r *C.ArmatureRequest, o *C.ArmatureStr, e **C.ArmatureError) C.ArmatureStatus {
-		return C.armature_request_traceparent(r, o, e)
-	})
-}
+func (p *pending) method() string      { return p.text(C.GO_TEXT_METHOD) }
+func (p *pending) path() string        { return p.text(C.GO_TEXT_PATH) }
+func (p *pending) query() string       { return p.text(C.GO_TEXT_QUERY) }
+func (p *pending) requestID() string   { return p.text(C.GO_TEXT_REQUEST_ID) }
+func (p *pending) traceID() string     { return p.text(C.GO_TEXT_TRACE_ID) }
+func (p *pending) spanID() string      { return p.text(C.GO_TEXT_SPAN_ID) }
+func (p *pending) traceparent() string { return p.text(C.GO_TEXT_TRACEPARENT) }
 
 func (p *pending) identityJSON() []byte {
 	var out C.ArmatureStr

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use crate::handle::{free, give, with_handle, write_out};
+use crate::header_line::write_header_line;
 use crate::server::{on_server, ArmatureServer};
 use crate::status::{guard, ArmatureError, ArmatureStatus, FfiError};
 use crate::strings::{bytes_in, str_in, ArmatureStr};
@@ -140,19 +141,7 @@ pub extern "C" fn armature_response_header_at(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     with_handle(response, "response", error, |response| {
-        if name.is_null() || value.is_null() {
-            return Err(FfiError::NullArgument(if name.is_null() { "name" } else { "value" }));
-        }
-        let line = response.response.headers().iter().nth(index);
-        let (n, v) = line.map_or((ArmatureStr::EMPTY, ArmatureStr::EMPTY), |(n, v)| {
-            (ArmatureStr::of(n.as_str().as_bytes()), ArmatureStr::of(v.as_bytes()))
-        });
-        // SAFETY: both checked non-NULL; the caller passes storage for one ArmatureStr each.
-        unsafe {
-            name.write(n);
-            value.write(v);
-        }
-        line.map(|_| ()).ok_or(FfiError::NotFound)
+        write_header_line(response.response.headers(), index, name, value)
     })
 }
 

@@ -15,6 +15,7 @@
 
 pub mod config;
 mod handle;
+mod header_line;
 pub mod in_process;
 pub mod request;
 pub mod responder;

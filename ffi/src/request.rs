@@ -9,6 +9,7 @@ use armature_core::HandlerRequest;
 use serde_json::{Map, Value};
 
 use crate::handle::{free, with_handle, write_out};
+use crate::header_line::write_header_line;
 use crate::status::{guard, ArmatureError, ArmatureStatus, FfiError};
 use crate::strings::{str_in, ArmatureStr};
 
@@ -292,21 +293,7 @@ pub extern "C" fn armature_request_header_at(
     value: *mut ArmatureStr,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    with_handle(request, "request", error, |request| {
-        if name.is_null() || value.is_null() {
-            return Err(FfiError::NullArgument(if name.is_null() { "name" } else { "value" }));
-        }
-        let line = request.inner.headers.iter().nth(index);
-        let (n, v) = line.map_or((ArmatureStr::EMPTY, ArmatureStr::EMPTY), |(n, v)| {
-            (ArmatureStr::of(n.as_str().as_bytes()), ArmatureStr::of(v.as_bytes()))
-        });
-        // SAFETY: both checked non-NULL; the caller passes storage for one ArmatureStr each.
-        unsafe {
-            name.write(n);
-            value.write(v);
-        }
-        line.map(|_| ()).ok_or(FfiError::NotFound)
-    })
+    with_handle(request, "request", error, |request| write_header_line(&request.inner.headers, index, name, value))
 }
 
 /// A typed parameter (decoded and coerced per the contract's schema) as text: a string

@@ -8,27 +8,8 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "armature.h"
+#include "expect.h"
 #include "text.h"
-
-static int failures;
-
-#define EXPECT_STATUS(call, expected)                                                             \
-    do {                                                                                          \
-        ArmatureStatus got_ = (call);                                                             \
-        if (got_ != (expected)) {                                                                 \
-            fprintf(stderr, "FAIL %s:%d: %s gave %s, expected %s\n", __FILE__, __LINE__, #call,   \
-                    armature_status_name(got_), armature_status_name(expected));                  \
-            failures++;                                                                           \
-        }                                                                                         \
-    } while (0)
-
-#define EXPECT(condition)                                                                         \
-    do {                                                                                          \
-        if (!(condition)) {                                                                       \
-            fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #condition);                  \
-            failures++;                                                                           \
-        }                                                                                         \
-    } while (0)
 
 static const char operations_json[] =
     "[{\"method\":\"GET\",\"path\":\"/hello/{name}\",\"operation_id\":\"hello\","
