@@ -460,11 +460,16 @@ func (p *pending) respond(status int, contentType string, body []byte, headers *
 	var done C.int
 	result := C.go_respond(p.request, p.responder, C.uint16_t(status), stringPtr(contentType), C.size_t(len(contentType)),
 		bytesPtr(body), C.size_t(len(body)), bytesPtr(headers.data), headers.lengthsPtr(), headers.count(), &done, &err)
-	if result == statusGone {
-		check(result, err)
-		return true, nil // the request stopped waiting (timeout, client gone): nothing to do
+	return done != 0, checkAnswer(result, err)
+}
+
+// checkAnswer is check for an answer: GONE (the request stopped waiting, timed out or its
+// client gone; the answer is dropped and the responder finished) is nothing to report.
+func checkAnswer(status C.ArmatureStatus, err *C.ArmatureError) error {
+	if e := check(status, err); e != nil && status != statusGone {
+		return e
 	}
-	return done != 0, check(result, err)
+	return nil
 }
 
 const (
@@ -477,10 +482,7 @@ const (
 func (p *pending) finish(kind int, status int, text string) error {
 	var err *C.ArmatureError
 	result := C.go_finish(p.request, p.responder, C.int(kind), C.uint16_t(status), stringPtr(text), C.size_t(len(text)), &err)
-	if result == statusGone {
-		return nil
-	}
-	return check(result, err)
+	return checkAnswer(result, err)
 }
 
 // isWaiting says whether the pipeline still waits for this request's answer (false once it
