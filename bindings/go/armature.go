@@ -258,6 +258,11 @@ func (a *App) Start(addr string) error {
 	if a.listening {
 		return errors.New("armature: the service is already listening")
 	}
+	if a.server != nil && addr != "" {
+		// The address is part of the server the first in-process request built; it cannot move.
+		return fmt.Errorf("armature: Start(%q) after an in-process request: the address is fixed when the "+
+			"service is first used; call Start before Inject, or Start(\"\") for the configured address", addr)
+	}
 	if err := a.build(host, port, addr != ""); err != nil {
 		return err
 	}

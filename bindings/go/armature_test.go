@@ -422,6 +422,12 @@ func TestMisuseIsReported(t *testing.T) {
 	if err := app.Start("127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "noSuchOperation") {
 		t.Fatalf("an unknown operation: %v", err)
 	}
+	injected := newApp(t, "")
+	injected.Handle("GET /", armature.Spec{}, func(context.Context, *armature.Request) (*armature.Response, error) { return nil, nil })
+	do(t, armaturetest.NewClient(injected), "GET", "/", "")
+	if err := injected.Start("127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "after an in-process request") {
+		t.Fatalf("Start(addr) after Inject: %v", err)
+	}
 	defer func() {
 		if recover() == nil {
 			t.Fatal("a second handler for one operation did not panic")
