@@ -27,7 +27,10 @@ function run(args: string[]): void {
 }
 
 test('every conformance case through app.inject', () => {
-  run(['--transport-command', `node ${path.join(HERE, 'inject_transport.js')}`])
+  // The transport's stdout carries its answer lines only: the core's log lines, written to the
+  // same descriptor by other threads, could otherwise land inside a large answer line.
+  const transport = `ARMATURE_TELEMETRY__ACCESS_LOG__TARGET=stderr node ${path.join(HERE, 'inject_transport.js')}`
+  run(['--transport-command', transport])
 })
 
 test('every conformance case over HTTP, then SIGTERM exits 0', async () => {
