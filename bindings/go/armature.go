@@ -76,7 +76,8 @@ type App struct {
 	buildErr  error
 	listening bool
 	closed    bool
-	stopped   chan struct{} // closed once the server has stopped and the queue drained
+	stopped   chan struct{} // closed once the queue is drained, every handler returned and wait returned
+	waited    chan struct{} // closed when armature_server_wait returns; nil unless listening
 	timeout   uint64        // server.request_timeout_ms
 	slots     chan struct{} // one element per running handler, MaxConcurrency at most
 	closing   atomic.Bool   // the queue descriptor is closed on purpose
@@ -270,13 +271,17 @@ func (a *App) Start(addr string) error {
 		return err
 	}
 	a.listening = true
+	a.waited = make(chan struct{})
 	// One OS thread waits in C for the server to stop, then the core closes the queue and the
-	// drain ends; the only thread the package keeps in C.
-	go func(server *nativeServer) {
+	// drain ends; the only thread the package keeps in C. The drain reports the stop only after
+	// this call has returned: the core closes the queue inside it, and freeing the server while
+	// the call is still unwinding would corrupt memory.
+	go func(server *nativeServer, waited chan struct{}) {
+		defer close(waited)
 		if err := server.wait(); err != nil {
 			log.Printf("armature: waiting for the server to stop: %v", err)
 		}
-	}(a.server)
+	}(a.server, a.waited)
 	return nil
 }
 

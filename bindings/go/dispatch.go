@@ -23,6 +23,12 @@ import (
 func (a *App) drain(server *nativeServer, queue *os.File) {
 	defer func() {
 		a.inFlight.Wait()
+		a.mu.Lock()
+		waited := a.waited
+		a.mu.Unlock()
+		if waited != nil {
+			<-waited // armature_server_wait has returned: the server may now be freed
+		}
 		close(a.stopped)
 	}()
 	defer queue.Close()
