@@ -21,6 +21,13 @@ pub enum ProblemKind {
     UnsupportedMediaType,
     /// The body exceeds `server.max_body_bytes`.
     PayloadTooLarge,
+    /// The request head exceeds `server.max_header_bytes` or `server.max_header_count`.
+    HeadersTooLarge,
+    /// The body did not arrive within `server.body_read_timeout_ms`.
+    BodyTimeout,
+    /// The message breaks HTTP's own rules (RFC 9112), such as an HTTP/1.1 request without
+    /// exactly one `Host` header.
+    MalformedRequest,
     /// The handler reported an error (raised, threw, panicked).
     HandlerError,
     /// The handler refused the request on purpose, with a status and a public detail of its own
@@ -56,6 +63,9 @@ impl ProblemKind {
             Self::MalformedBody => "malformed-body",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::HeadersTooLarge => "headers-too-large",
+            Self::BodyTimeout => "body-timeout",
+            Self::MalformedRequest => "malformed-request",
             Self::HandlerError => "handler-error",
             Self::Refused => "refused",
             Self::NoResponse => "no-response",
@@ -78,6 +88,9 @@ impl ProblemKind {
             Self::RequestValidation | Self::MalformedBody | Self::Refused => 400,
             Self::UnsupportedMediaType => 415,
             Self::PayloadTooLarge => 413,
+            Self::HeadersTooLarge => 431,
+            Self::BodyTimeout => 408,
+            Self::MalformedRequest => 400,
             Self::HandlerError | Self::NoResponse | Self::ResponseValidation => 500,
             Self::HandlerTimeout => 504,
             Self::NotImplemented => 501,
@@ -95,7 +108,9 @@ impl ProblemKind {
             Self::MethodNotAllowed => "Method Not Allowed",
             Self::RequestValidation => "Request Validation Failed",
             Self::MalformedBody => "Malformed Request Body",
-            Self::Refused => "Bad Request",
+            Self::Refused | Self::MalformedRequest => "Bad Request",
+            Self::HeadersTooLarge => "Request Header Fields Too Large",
+            Self::BodyTimeout => "Request Timeout",
             Self::UnsupportedMediaType => "Unsupported Media Type",
             Self::PayloadTooLarge => "Payload Too Large",
             Self::HandlerError | Self::NoResponse | Self::PolicyError => "Internal Server Error",

@@ -2,6 +2,7 @@
 //! pipeline that every request runs through, whether it came over a socket or from a test client.
 
 mod context;
+mod request_head;
 mod stage;
 
 use std::net::SocketAddr;
@@ -12,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::{HeaderName, HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
 use crate::authorization::{self, AuthorizationRequest, Authorizer, PolicyOperation};
-use crate::config::{Config, ResponseValidation};
+use crate::config::{Config, ResponseValidation, ServerConfig};
 use crate::contract::{Contract, Operation, RouteMatch};
 use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
 use crate::identity::Authenticator;
@@ -224,12 +225,30 @@ impl App {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
+        self.handle_with(request, remote_addr, Origin::InProcess).await
+    }
+
+    /// Runs one request the server read from a socket: held, before the pipeline, to the rules
+    /// of the HTTP message itself (RFC 9112's `Host`), which an in-process request is not.
+    pub(crate) async fn handle_from_socket<B>(&self, request: Request<B>, remote_addr: SocketAddr) -> Response<Full<Bytes>>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        self.handle_with(request, Some(remote_addr), Origin::Socket).await
+    }
+
+    async fn handle_with<B>(&self, request: Request<B>, remote_addr: Option<SocketAddr>, origin: Origin) -> Response<Full<Bytes>>
+    where
+        B: http_body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
         let telemetry = &self.inner.telemetry;
         // Held across the request: a dropped (cancelled) request still leaves the gauge.
         let _in_flight = telemetry.metrics().map(|metrics| metrics.request_started());
         let (parts, body) = request.into_parts();
         let mut context = RequestContext::new(parts, telemetry, remote_addr);
-        let mut response = match self.run(&mut context, body).await {
+        let mut response = match self.run(&mut context, body, origin).await {
             Ok(response) => response,
             Err(problem) => self.problem_response(&problem, &context),
         };
@@ -240,12 +259,21 @@ impl App {
 
     /// The pipeline after the request was accepted: route, then one stage after the other, each
     /// reading the context and adding to it.
-    async fn run<'s, B>(&'s self, context: &mut RequestContext<'s>, body: B) -> Result<Response<Full<Bytes>>, Problem>
+    async fn run<'s, B>(
+        &'s self,
+        context: &mut RequestContext<'s>,
+        body: B,
+        origin: Origin,
+    ) -> Result<Response<Full<Bytes>>, Problem>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
         let inner = &*self.inner;
+        if origin == Origin::Socket {
+            request_head::check_host(&context.parts)?;
+        }
+        request_head::check_size(&context.parts, &inner.config.server)?;
         if let Some(response) = self.builtin(&context.parts.method, context.parts.uri.path()) {
             context.route = RouteLabel::Builtin;
             return response;
@@ -261,7 +289,7 @@ impl App {
             .await?;
         context.subject.clone_from(&identity.subject);
 
-        let body = read_body(&context.parts, body, inner.config.server.max_body_bytes).await?;
+        let body = read_body(&context.parts, body, &inner.config.server).await?;
         context.request_bytes = body.len() as u64;
         let path_params = PathParams::decode(operation, &raw_path_params);
 
@@ -540,23 +568,40 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     format!("handler panicked: {text}")
 }
 
-/// Reads the whole body, refusing more than `max` bytes (413) before reading when the
-/// declared length already says so.
-async fn read_body<B>(parts: &http::request::Parts, body: B, max: u64) -> Result<Bytes, Problem>
+/// Reads the whole body within `server.body_read_timeout_ms`, refusing more than
+/// `server.max_body_bytes` (413) before reading when the declared length already says so.
+async fn read_body<B>(parts: &http::request::Parts, body: B, server: &ServerConfig) -> Result<Bytes, Problem>
 where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
 {
+    let max = server.max_body_bytes;
     let too_large = || Problem::new(ProblemKind::PayloadTooLarge, format!("The request body exceeds {max} bytes."));
     let declared = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > max) {
         return Err(too_large());
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
+    let timeout = Duration::from_millis(server.body_read_timeout_ms);
+    let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await else {
+        // The rest of the body may still come: the connection cannot carry another request.
+        return Err(Problem::new(
+            ProblemKind::BodyTimeout,
+            format!("The request body did not arrive within {} ms.", server.body_read_timeout_ms),
+        )
+        .with_header(CONNECTION, HeaderValue::from_static("close")));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
         Err(error) => Err(Problem::new(ProblemKind::MalformedBody, "The request body could not be read.")
             .with_internal(error.to_string())),
     }
+}
+
+/// Where a request came from: only one read from a socket is an HTTP/1 message on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Socket,
+    InProcess,
 }

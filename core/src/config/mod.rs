@@ -103,8 +103,28 @@ pub struct ServerConfig {
     pub workers: usize,
     /// Largest accepted request body; larger bodies are answered 413.
     pub max_body_bytes: u64,
-    /// How long a client may take to send the request head before the connection is closed.
+    /// How long a client may take to send the request head before the connection is closed;
+    /// it also bounds a new connection's protocol detection (HTTP/1 or the HTTP/2 preface) and
+    /// its first request.
     pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a whole request body; past it the request is
+    /// answered 408 and the connection closed.
+    pub body_read_timeout_ms: u64,
+    /// How long a connection may stay open with no request in flight before it is closed
+    /// (HTTP/2: GOAWAY). HTTP/1 keep-alive waits are also cut by `header_read_timeout_ms`.
+    pub idle_timeout_ms: u64,
+    /// Interval of HTTP/2 keep-alive pings; a peer that does not answer one within the same
+    /// time is disconnected. 0 sends none.
+    pub http2_keep_alive_interval_ms: u64,
+    /// Largest request head: the request line's target and every header name and value, 4 bytes
+    /// of separators per header line included. Larger is answered 431.
+    pub max_header_bytes: usize,
+    /// Most header lines in one request; more is answered 431.
+    pub max_header_count: usize,
+    /// Most connections open at once; new connections beyond it are closed at once (and
+    /// counted in `armature_connections_rejected_total`). 0: the process's open-file limit
+    /// less a reserve of 64 descriptors for everything else.
+    pub max_connections: usize,
     /// How long a handler may take before the request is answered 504.
     pub request_timeout_ms: u64,
     /// Time between "not ready" and closing the listener, so load balancers notice first.
@@ -127,6 +147,12 @@ impl Default for ServerConfig {
             workers: 0,
             max_body_bytes: 1024 * 1024,
             header_read_timeout_ms: 10_000,
+            body_read_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            http2_keep_alive_interval_ms: 20_000,
+            max_header_bytes: 32 * 1024,
+            max_header_count: 100,
+            max_connections: 0,
             request_timeout_ms: 30_000,
             drain_delay_ms: 0,
             shutdown_grace_ms: 10_000,
@@ -310,6 +336,18 @@ impl Config {
         }
         if self.server.header_read_timeout_ms == 0 {
             return bad("server.header_read_timeout_ms", "must be at least 1");
+        }
+        if self.server.body_read_timeout_ms == 0 {
+            return bad("server.body_read_timeout_ms", "must be at least 1");
+        }
+        if self.server.idle_timeout_ms == 0 {
+            return bad("server.idle_timeout_ms", "must be at least 1");
+        }
+        if self.server.max_header_bytes < 1024 {
+            return bad("server.max_header_bytes", "must be at least 1024");
+        }
+        if self.server.max_header_count == 0 {
+            return bad("server.max_header_count", "must be at least 1");
         }
         if !(0.0..=1.0).contains(&self.telemetry.tracing.sample_ratio) {
             return bad("telemetry.tracing.sample_ratio", "must be between 0.0 and 1.0");

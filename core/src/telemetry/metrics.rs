@@ -12,6 +12,9 @@
 //! | `armature_authorization_errors_total` | counter | `operation` |
 //! | `armature_authentication_failures_total` | counter | `operation` |
 //! | `armature_response_validation_violations_total` | counter | `operation` |
+//! | `armature_connections_open` | gauge | |
+//! | `armature_connections_rejected_total` | counter | |
+//! | `armature_connections_timed_out_total` | counter | `phase` (`first_request`, `idle`) |
 //!
 //! # Cardinality
 //!
@@ -167,6 +170,7 @@ pub struct Metrics {
     registry: Registry,
     families: Families,
     in_flight: Gauge,
+    connections: ConnectionMetrics,
     operations: RwLock<HashMap<Arc<str>, OperationSeries>>,
     validation_failures: [OnceLock<Counter>; LOCATIONS.len()],
     /// Size of the previous exposition, so the next one is rendered without regrowing its buffer.
@@ -208,6 +212,19 @@ impl Metrics {
             families.durations.clone(),
         );
         registry.register("armature_requests_in_flight", "Requests begun and not yet finished", in_flight.clone());
+        let connections = ConnectionMetrics::default();
+        registry.register("armature_connections_open", "Connections accepted and not yet closed", connections.open.clone());
+        registry.register(
+            "armature_connections_rejected",
+            "Connections closed at accept because server.max_connections were open",
+            connections.rejected.clone(),
+        );
+        registry.register(
+            "armature_connections_timed_out",
+            "Connections closed by the server for sending nothing: no first request within \
+             server.header_read_timeout_ms, or no request for server.idle_timeout_ms",
+            connections.timed_out.clone(),
+        );
         registry.register(
             "armature_request_validation_failures",
             "Request validation violations, by location (one request may count several)",
@@ -237,6 +254,7 @@ impl Metrics {
             registry,
             families,
             in_flight,
+            connections,
             operations: RwLock::new(HashMap::new()),
             validation_failures: std::array::from_fn(|_| OnceLock::new()),
             last_render_len: AtomicUsize::new(4096),
@@ -252,6 +270,11 @@ impl Metrics {
     pub fn request_started(&self) -> InFlight {
         self.in_flight.inc();
         InFlight { gauge: self.in_flight.clone() }
+    }
+
+    /// The server's connection series.
+    pub fn connections(&self) -> &ConnectionMetrics {
+        &self.connections
     }
 
     /// Requests begun whose [`InFlight`] guard is still alive.
@@ -365,6 +388,74 @@ impl Metrics {
         let series =
             operations.entry(Arc::from(key)).or_insert_with_key(|label| OperationSeries::new(Arc::clone(label)));
         f(series)
+    }
+}
+
+/// Why the server closed a connection that sent nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutPhase {
+    /// No first request (protocol detection, HTTP/2 preface, first head) in time.
+    FirstRequest,
+    /// No request for `server.idle_timeout_ms` after the last one.
+    Idle,
+}
+
+impl TimeoutPhase {
+    /// The `phase` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::FirstRequest => "first_request",
+            Self::Idle => "idle",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PhaseLabel {
+    phase: &'static str,
+}
+
+/// The server's connection series: open connections, connections refused past
+/// `server.max_connections`, connections cut for sending nothing.
+#[derive(Debug, Default)]
+pub struct ConnectionMetrics {
+    open: Gauge,
+    rejected: Counter,
+    timed_out: Family<PhaseLabel, Counter>,
+}
+
+impl ConnectionMetrics {
+    /// A connection was accepted: counted open until the returned guard is dropped.
+    pub fn opened(&self) -> OpenConnection {
+        self.open.inc();
+        OpenConnection { gauge: self.open.clone() }
+    }
+
+    /// A connection was closed at accept for lack of room.
+    pub fn rejected(&self) {
+        self.rejected.inc();
+    }
+
+    /// A connection was closed for sending nothing in time.
+    pub fn timed_out(&self, phase: TimeoutPhase) {
+        self.timed_out.get_or_create(&PhaseLabel { phase: phase.as_str() }).inc();
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> i64 {
+        self.open.get()
+    }
+}
+
+/// Keeps a connection counted in `armature_connections_open` until dropped.
+#[derive(Debug)]
+pub struct OpenConnection {
+    gauge: Gauge,
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.gauge.dec();
     }
 }
 

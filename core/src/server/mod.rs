@@ -1,19 +1,28 @@
 //! The HTTP server: hyper 1 on a tokio runtime the core owns, so hosts in any language get the
-//! same threads, limits, timeouts and graceful shutdown.
+//! same threads, limits, timeouts and graceful shutdown. `connection` decides when a connection
+//! ends; `limits` turns `server.*` into hyper's sizes.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod connection;
+mod limits;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONNECTION};
+use http::{Request, Response, Version};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{oneshot, watch};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{oneshot, watch, Semaphore};
 
 use crate::app::App;
+use connection::{Activity, Phase, Timers};
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -180,48 +189,103 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(Duration::from_millis(config.header_read_timeout_ms))
+        .max_buf_size(limits::http1_max_buf_size(&config))
+        .max_headers(limits::http1_max_headers(&config))
         .keep_alive(true);
-    builder.http2().timer(TokioTimer::new());
+    let ping = (config.http2_keep_alive_interval_ms > 0).then(|| Duration::from_millis(config.http2_keep_alive_interval_ms));
+    let mut http2 = builder.http2();
+    http2.timer(TokioTimer::new()).max_header_list_size(limits::http2_max_header_list_size(&config));
+    if let Some(interval) = ping {
+        http2.keep_alive_interval(interval).keep_alive_timeout(interval);
+    }
     let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
+    let timers = Timers {
+        first_request: Duration::from_millis(config.header_read_timeout_ms),
+        idle: Duration::from_millis(config.idle_timeout_ms),
+        close_grace: CLOSE_GRACE,
+    };
+    // One permit per open connection: when every permit is back, every connection has closed.
+    let max_connections = limits::max_connections(&config);
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let (phase, phase_seen) = watch::channel(Phase::Serving);
+    let accept = |stream: TcpStream, peer: SocketAddr| {
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            // Full: closing at once costs the client a retry, not the service its descriptors.
+            if let Some(metrics) = app.telemetry().metrics() {
+                metrics.connections().rejected();
+            }
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::new());
+        let service = {
+            let app = app.clone();
+            let activity = Arc::clone(&activity);
+            service_fn(move |request| serve_request(app.clone(), Arc::clone(&activity), request, peer))
+        };
+        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let app = app.clone();
+        let phase_seen = phase_seen.clone();
+        tokio::spawn(async move {
+            let metrics = app.telemetry().metrics().map(|metrics| metrics.connections());
+            let _open = metrics.map(|metrics| metrics.opened());
+            connection::watch(connection, |c| c.graceful_shutdown(), activity, phase_seen, timers, metrics).await;
+            drop(permit);
+        });
+    };
     let mut draining = false;
     let drain_delay = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(drain_delay);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, peer)) = accepted else {
-                    // Accept errors (EMFILE, aborted handshakes) are transient: back off briefly.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let app = app.clone();
-                let service = service_fn(move |request| {
-                    let app = app.clone();
-                    async move { Ok::<_, Infallible>(app.handle_from(request, Some(peer)).await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    // A connection error is the client's doing (reset, bad request line); nothing to answer.
-                    let _ = connection.await;
-                });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => accept(stream, peer),
+                // Accept errors (EMFILE, aborted handshakes) are transient: back off briefly.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
             // The guard `wait_for` returns is not Send: drop it inside the branch's future.
             _ = async { shutdown.wait_for(|&stop| stop).await.map(|_| ()) }, if !draining => {
                 draining = true;
                 app.lifecycle().start_draining();
+                let _ = phase.send(Phase::Draining);
                 drain_delay.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(config.drain_delay_ms));
             }
             _ = &mut drain_delay, if draining => break,
         }
     }
+    // Connections the kernel completed but we have not accepted yet carry requests clients sent
+    // before the listener closed: serve them rather than let the close reset them.
+    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await {
+        accept(stream, peer);
+    }
     drop(listener);
     app.lifecycle().set_listening(false);
-    let _ = tokio::time::timeout(Duration::from_millis(config.shutdown_grace_ms), graceful.shutdown()).await;
+    let _ = phase.send(Phase::Closing);
+    let all_closed = permits.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX));
+    let _ = tokio::time::timeout(Duration::from_millis(config.shutdown_grace_ms), all_closed).await;
     // Flushing blocks (the log writer's thread, the span exporter's last export): off the runtime.
     let flushing = app.clone();
     let _ = tokio::task::spawn_blocking(move || flushing.telemetry().shutdown()).await;
     let _ = stopped.send(());
+}
+
+/// How long an idle connection asked to close gracefully may take before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// One request of a connection: through the pipeline, and, while the server drains, with
+/// `connection: close` on HTTP/1 so the client takes its next request elsewhere before the
+/// listener closes (HTTP/2 connections get a GOAWAY instead, from `connection::watch`).
+async fn serve_request(
+    app: App,
+    activity: Arc<Activity>,
+    request: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let http1 = request.version() < Version::HTTP_2;
+    let _busy = activity.begin(!http1);
+    let mut response = app.handle_from_socket(request, peer).await;
+    if http1 && app.lifecycle().is_draining() {
+        response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    Ok(response)
 }
