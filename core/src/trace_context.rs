@@ -1,5 +1,5 @@
-//! W3C Trace Context Level 1 (<https://www.w3.org/TR/trace-context/>): the `traceparent` and `tracestate`
-//! headers.
+//! W3C Trace Context (<https://w3c.github.io/trace-context/>, the Level 2 editor's draft): the
+//! `traceparent` and `tracestate` headers, and the headers a handler sends on an outgoing call.
 //!
 //! The server takes part in the caller's trace when the incoming `traceparent` is valid, starting its own
 //! span as a child of the caller's; otherwise it restarts the trace, as the spec requires, and drops
@@ -19,6 +19,10 @@ pub const TRACESTATE: &str = "tracestate";
 const TRACEPARENT_LEN: usize = 55;
 /// The `sampled` bit of trace-flags.
 const SAMPLED: u8 = 0x01;
+/// Level 2's `random-trace-id` bit: the trace id's right-most 7 bytes are random.
+const RANDOM_TRACE_ID: u8 = 0x02;
+/// The trace-flags bits this implementation knows and propagates; the others are zeroed.
+const KNOWN_FLAGS: u8 = SAMPLED | RANDOM_TRACE_ID;
 /// The spec's grammar allows at most 32 list-members in a tracestate.
 const MAX_TRACESTATE_MEMBERS: usize = 32;
 /// The combined tracestate length vendors should propagate at least; beyond it we truncate.
@@ -141,7 +145,7 @@ pub struct TraceContext {
     pub span_id: SpanId,
     /// The caller's span id when a valid traceparent came in.
     pub parent_span_id: Option<SpanId>,
-    /// The trace-flags byte (bit 0 = sampled). New traces: sampled (0x01).
+    /// The trace-flags byte (bit 0 = sampled, bit 1 = random trace id). New traces: both (0x03).
     pub flags: u8,
     /// The tracestate to propagate, already validated and trimmed; None when absent/invalid or when
     /// traceparent was invalid.
@@ -172,20 +176,20 @@ impl TraceContext {
             trace_id,
             span_id,
             parent_span_id: Some(parent_id),
-            // The caller's sampling decision carries on; flag bits this version does not define
-            // are zeroed, as the spec requires of anyone propagating a traceparent.
-            flags: flags & SAMPLED,
+            // The caller's sampling decision and random-trace-id claim carry on; flag bits the
+            // spec does not define are zeroed, as it requires of anyone propagating a traceparent.
+            flags: flags & KNOWN_FLAGS,
             tracestate: parse_tracestate(tracestate),
         }
     }
 
-    /// Starts a new trace (random ids, sampled).
+    /// Starts a new trace (random ids, sampled, flagged as a random trace id).
     pub fn new_root() -> TraceContext {
         TraceContext {
             trace_id: TraceId::random(),
             span_id: SpanId::random(),
             parent_span_id: None,
-            flags: SAMPLED,
+            flags: SAMPLED | RANDOM_TRACE_ID,
             tracestate: None,
         }
     }
@@ -195,6 +199,21 @@ impl TraceContext {
         self.flags & SAMPLED == SAMPLED
     }
 
+    /// The headers of an outgoing call made while serving this request: a `traceparent` whose
+    /// parent is this server's span and whose span id is new, so each call is its own child
+    /// span, and this request's `tracestate`.
+    pub fn outgoing(&self) -> OutgoingContext {
+        let mut span_id = SpanId::random();
+        while span_id == self.span_id {
+            span_id = SpanId::random();
+        }
+        OutgoingContext {
+            span_id,
+            traceparent: format!("00-{}-{}-{:02x}", self.trace_id, span_id, self.flags),
+            tracestate: self.tracestate.clone(),
+        }
+    }
+
     /// The traceparent to send on the response / to downstream calls: `00-{trace_id}-{span_id}-{flags:02x}`.
     ///
     /// Always version `00`: the spec has a vendor downgrade a higher incoming version to the highest it
@@ -202,6 +221,17 @@ impl TraceContext {
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
     }
+}
+
+/// The trace headers of one outgoing call (see [`TraceContext::outgoing`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingContext {
+    /// The call's own span id, a child of the server's span.
+    pub span_id: SpanId,
+    /// The `traceparent` to send.
+    pub traceparent: String,
+    /// The `tracestate` to send, when the request had one.
+    pub tracestate: Option<String>,
 }
 
 /// Parses a traceparent header value; None when invalid. Returns (version, trace_id, parent_id, flags).
@@ -235,9 +265,14 @@ pub fn parse_traceparent(value: &[u8]) -> Option<(u8, TraceId, SpanId, u8)> {
 ///
 /// The values are the header's field lines in order, combined as one comma-separated list. Empty and
 /// whitespace-only members are dropped, spaces and tabs around members are removed, and the members are
-/// re-joined with `,` alone. Any invalid member, a duplicate key, or more than 32 members discards the
-/// whole header; a result over 512 chars is truncated by whole members as the spec's limits section
-/// describes. Also None when no member is left, since the spec asks not to send an empty tracestate.
+/// re-joined with `,` alone. Any invalid member or more than 32 members discards the whole header; a
+/// result over 512 chars is truncated by whole members as the spec's limits section describes. Also
+/// None when no member is left, since the spec asks not to send an empty tracestate.
+///
+/// A key that appears twice is kept twice: the spec makes unique keys the sender's duty and lets a
+/// receiver drop duplicates, but asks vendors not to delete other vendors' entries, and none of these
+/// keys is ours. Whoever reads the list takes the first entry of a key ([`tracestate_get`]), the
+/// newest by the spec's rule that an updated entry moves to the front.
 pub fn parse_tracestate(values: &[&[u8]]) -> Option<String> {
     let mut members: Vec<&[u8]> = Vec::new();
     // Splitting each line on its own equals splitting the lines joined with commas, which is how
@@ -246,11 +281,7 @@ pub fn parse_tracestate(values: &[&[u8]]) -> Option<String> {
         if member.is_empty() {
             continue;
         }
-        let key = member_key(member)?;
-        // The spec allows one entry per key; with a duplicate we cannot tell which entry is current.
-        if members.iter().any(|&seen| member_key(seen) == Some(key)) {
-            return None;
-        }
+        member_key(member)?;
         members.push(member);
         // More than 32 members is outside the spec's grammar, so the header is invalid as a whole. The
         // spec lets a vendor truncate instead, but that would keep the left-most members on the guess that
@@ -265,6 +296,11 @@ pub fn parse_tracestate(values: &[&[u8]]) -> Option<String> {
         return None;
     }
     String::from_utf8(members.join(&b","[..])).ok()
+}
+
+/// The value of `key` in a tracestate [`parse_tracestate`] produced: its first entry.
+pub fn tracestate_get<'t>(tracestate: &'t str, key: &str) -> Option<&'t str> {
+    tracestate.split(',').find_map(|member| member.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Drops whole members until the joined list fits in 512 chars: first members over 128 chars, from the
@@ -294,25 +330,15 @@ fn member_key(member: &[u8]) -> Option<&[u8]> {
     (is_valid_key(key) && is_valid_value(value)).then_some(key)
 }
 
-/// `simple-key` or `tenant@system` (multi-tenant key), per the Level 1 grammar.
+/// The current draft's key: `(lcalpha / DIGIT) 0*255(keychar)`, where a keychar is `[a-z0-9_\-*/@]`.
+/// (Level 1 had a first letter only, and `@` once, between a tenant and a system of fixed lengths.)
 fn is_valid_key(key: &[u8]) -> bool {
-    match key.iter().position(|&b| b == b'@') {
-        None => key.first().is_some_and(u8::is_ascii_lowercase) && key.len() <= 256 && rest_are_key_chars(key),
-        Some(at) => {
-            let (tenant, system) = (&key[..at], &key[at + 1..]);
-            tenant.first().is_some_and(|&b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                && tenant.len() <= 241
-                && rest_are_key_chars(tenant)
-                && system.first().is_some_and(u8::is_ascii_lowercase)
-                && system.len() <= 14
-                && rest_are_key_chars(system)
-        }
-    }
-}
-
-/// Whether every char after the first is one of `[a-z0-9_\-*/]`.
-fn rest_are_key_chars(part: &[u8]) -> bool {
-    part.iter().skip(1).all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/'))
+    key.len() <= 256
+        && key.first().is_some_and(|&b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && key
+            .iter()
+            .skip(1)
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/' | b'@'))
 }
 
 /// 1..=256 printable ASCII chars other than `,` and `=`, not ending in a space.
@@ -571,7 +597,7 @@ mod tests {
         let tc = TraceContext::from_headers(&[], &[b"congo=t61rcWkgMzE"]);
         assert_eq!(tc.parent_span_id, None);
         assert_eq!(tc.tracestate, None);
-        assert_eq!(tc.flags, 0x01);
+        assert_eq!(tc.flags, 0x03, "sampled, and a random trace id");
         assert!(is_lower_hex_id(tc.trace_id, 32));
     }
 
@@ -699,28 +725,24 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_bad_keys_discard_everything() {
-        let long_tenant = format!("{}@s", "t".repeat(242));
-        let long_system = format!("t@{}", "s".repeat(15));
-        let bad_keys = [
-            "",
-            "Rojo",
-            "rOjo",
+    fn tracestate_keys_follow_the_current_draft() {
+        // Level 2: a digit may lead, `@` may appear anywhere after the first char, any number of times.
+        for key in [
             "0rojo",
-            "_rojo",
-            "ro.jo",
-            "ro jo",
-            "rojo ",
+            "9",
             "ro@",
-            "@sys",
             "t@0sys",
-            "t@Sys",
             "t@s@x",
-            "_t@s",
-            "t@s.x",
-            &long_tenant,
-            &long_system,
-        ];
+            &format!("{}@s", "t".repeat(242)),
+            &format!("t@{}", "s".repeat(15)),
+        ] {
+            assert!(state(&[&format!("good=1,{key}=v")]).is_some(), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn tracestate_bad_keys_discard_everything() {
+        let bad_keys = ["", "Rojo", "rOjo", "_rojo", "ro.jo", "ro jo", "rojo ", "@sys", "t@Sys", "_t@s", "t@s.x"];
         for key in bad_keys {
             assert_eq!(state(&[&format!("good=1,{key}=v")]), None, "{key:?}");
         }
@@ -747,11 +769,12 @@ mod tests {
     }
 
     #[test]
-    fn tracestate_duplicate_keys_discard_everything() {
-        assert_eq!(state(&["a=1,b=2,a=3"]), None);
-        assert_eq!(state(&["a=1,b=2", "a=1"]), None, "duplicates across header lines");
-        assert_eq!(state(&["t@s=1,t@s=2"]), None);
-        assert!(state(&["t@s=1,t@x=2,t=3"]).is_some(), "different keys");
+    fn tracestate_duplicate_keys_are_kept_and_the_first_wins() {
+        assert_eq!(state(&["a=1,b=2,a=3"]).as_deref(), Some("a=1,b=2,a=3"));
+        assert_eq!(state(&["a=1,b=2", "a=1"]).as_deref(), Some("a=1,b=2,a=1"), "duplicates across header lines");
+        assert_eq!(tracestate_get("a=1,b=2,a=3", "a"), Some("1"));
+        assert_eq!(tracestate_get("ab=0,a=1", "a"), Some("1"), "a key is matched whole");
+        assert_eq!(tracestate_get("a=1", "b"), None);
     }
 
     #[test]
@@ -798,9 +821,23 @@ mod tests {
 
     #[test]
     fn undefined_flag_bits_are_zeroed_on_propagation() {
-        let tc = TraceContext::from_headers(&[b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03"], &[]);
-        assert_eq!(tc.flags, 0x01);
+        let tc = TraceContext::from_headers(&[b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-07"], &[]);
+        assert_eq!(tc.flags, 0x03, "sampled and random kept, 0x04 zeroed");
         let tc = TraceContext::from_headers(&[b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-fe"], &[]);
-        assert_eq!(tc.flags, 0x00);
+        assert_eq!(tc.flags, 0x02);
+        let tc = TraceContext::from_headers(&[b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"], &[]);
+        assert_eq!(tc.flags, 0x01, "a caller's trace id is not claimed random");
+    }
+
+    #[test]
+    fn outgoing_calls_are_children_of_the_server_span_with_new_ids() {
+        let tc = TraceContext::from_headers(&[VALID.as_bytes()], &[b"congo=t61rcWkgMzE"]);
+        let first = tc.outgoing();
+        let second = tc.outgoing();
+        assert_ne!(first.span_id, second.span_id);
+        assert_ne!(first.span_id, tc.span_id);
+        let (_, trace_id, parent, flags) = parse_traceparent(first.traceparent.as_bytes()).unwrap();
+        assert_eq!((trace_id, parent, flags), (tc.trace_id, first.span_id, tc.flags));
+        assert_eq!(first.tracestate.as_deref(), Some("congo=t61rcWkgMzE"));
     }
 }

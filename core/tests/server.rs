@@ -196,7 +196,9 @@ fn request_heads_past_the_limits_are_431() {
         c.server.max_header_count = 20;
     });
     let address = server.local_addr();
-    let request = |headers: &str| exchange(address, format!("GET /health HTTP/1.1\r\nhost: x\r\n{headers}connection: close\r\n\r\n").as_bytes());
+    let request = |headers: &str| {
+        exchange(address, format!("GET /health HTTP/1.1\r\nhost: x\r\n{headers}connection: close\r\n\r\n").as_bytes())
+    };
     assert!(request(&format!("x-big: {}\r\n", "a".repeat(3900))).starts_with("HTTP/1.1 200"));
     let big = request(&format!("x-big: {}\r\n", "a".repeat(5000)));
     assert!(big.starts_with("HTTP/1.1 431"), "{big}");
@@ -256,12 +258,16 @@ fn an_idle_http2_connection_gets_a_goaway_after_the_idle_timeout() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        let (mut sender, connection) =
-            hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), hyper_util::rt::TokioIo::new(stream))
-                .await
-                .unwrap();
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .unwrap();
         let connection = tokio::spawn(connection);
-        let request = http::Request::get(format!("http://{address}/health")).body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+        let request = http::Request::get(format!("http://{address}/health"))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
         let response = sender.send_request(request).await.unwrap();
         assert_eq!(response.status(), 200);
         // Idle from here on: the server must end the connection by itself.
@@ -290,5 +296,19 @@ fn while_draining_http1_responses_say_connection_close() {
     let _ = stream.read_to_end(&mut response);
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("connection: close"), "{response}");
+}
+
+#[test]
+fn a_refusal_before_the_body_is_read_says_connection_close() {
+    let server = start(|_| {});
+    // 405 comes before the body is read; hyper will not reuse the connection, and must say so.
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream.write_all(b"PUT /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\n\r\nhello").unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
     assert!(response.contains("connection: close"), "{response}");
 }

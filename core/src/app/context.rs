@@ -33,6 +33,8 @@ pub(crate) struct RequestContext<'a> {
     pub subject: Option<String>,
     /// Request body bytes read.
     pub request_bytes: u64,
+    /// Whether the pipeline read the body to its end (it does not when it refuses first).
+    pub body_read: bool,
     /// Times the stages and counts their failures.
     pub clock: StageClock<'a>,
     started: Instant,
@@ -56,6 +58,7 @@ impl<'a> RequestContext<'a> {
             route: RouteLabel::Unmatched,
             subject: None,
             request_bytes: 0,
+            body_read: false,
             clock: StageClock::new(span, telemetry.metrics()),
             started,
             remote_addr,

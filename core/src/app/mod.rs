@@ -230,7 +230,11 @@ impl App {
 
     /// Runs one request the server read from a socket: held, before the pipeline, to the rules
     /// of the HTTP message itself (RFC 9112's `Host`), which an in-process request is not.
-    pub(crate) async fn handle_from_socket<B>(&self, request: Request<B>, remote_addr: SocketAddr) -> Response<Full<Bytes>>
+    pub(crate) async fn handle_from_socket<B>(
+        &self,
+        request: Request<B>,
+        remote_addr: SocketAddr,
+    ) -> Response<Full<Bytes>>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -238,7 +242,12 @@ impl App {
         self.handle_with(request, Some(remote_addr), Origin::Socket).await
     }
 
-    async fn handle_with<B>(&self, request: Request<B>, remote_addr: Option<SocketAddr>, origin: Origin) -> Response<Full<Bytes>>
+    async fn handle_with<B>(
+        &self,
+        request: Request<B>,
+        remote_addr: Option<SocketAddr>,
+        origin: Origin,
+    ) -> Response<Full<Bytes>>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -247,11 +256,17 @@ impl App {
         // Held across the request: a dropped (cancelled) request still leaves the gauge.
         let _in_flight = telemetry.metrics().map(|metrics| metrics.request_started());
         let (parts, body) = request.into_parts();
+        let body_on_the_wire = origin == Origin::Socket && request_head::declares_http1_body(&parts);
         let mut context = RequestContext::new(parts, telemetry, remote_addr);
         let mut response = match self.run(&mut context, body, origin).await {
             Ok(response) => response,
             Err(problem) => self.problem_response(&problem, &context),
         };
+        if body_on_the_wire && !context.body_read {
+            // hyper cannot reuse a connection whose request body is still unread, and closes it
+            // after this response: saying so spares the client a request sent into a closing socket.
+            response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         context.stamp(response.headers_mut());
         context.finish(telemetry, response.status().as_u16(), response.body().size_hint().exact().unwrap_or(0));
         response
@@ -291,6 +306,7 @@ impl App {
 
         let body = read_body(&context.parts, body, &inner.config.server).await?;
         context.request_bytes = body.len() as u64;
+        context.body_read = true;
         let path_params = PathParams::decode(operation, &raw_path_params);
 
         // Parsed once, when the policy asks for it, and handed on to validation and the handler.

@@ -5,7 +5,7 @@
 //! see `server::limits`), so a head far too large never reaches here; one a little too large does,
 //! and is answered with a problem like every other refusal.
 
-use http::header::HOST;
+use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::Version;
 
@@ -55,6 +55,13 @@ pub(super) fn check_host(parts: &Parts) -> Result<(), Problem> {
         ProblemKind::MalformedRequest,
         format!("An {:?} request must carry {rule}; this one has {hosts}.", parts.version),
     ))
+}
+
+/// Whether an HTTP/1 request announces a body (`Content-Length` above 0, or `Transfer-Encoding`).
+pub(super) fn declares_http1_body(parts: &Parts) -> bool {
+    parts.version < Version::HTTP_2
+        && (parts.headers.contains_key(TRANSFER_ENCODING)
+            || parts.headers.get(CONTENT_LENGTH).is_some_and(|length| length.as_bytes() != b"0"))
 }
 
 #[cfg(test)]

@@ -192,7 +192,8 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
         .max_buf_size(limits::http1_max_buf_size(&config))
         .max_headers(limits::http1_max_headers(&config))
         .keep_alive(true);
-    let ping = (config.http2_keep_alive_interval_ms > 0).then(|| Duration::from_millis(config.http2_keep_alive_interval_ms));
+    let ping =
+        (config.http2_keep_alive_interval_ms > 0).then(|| Duration::from_millis(config.http2_keep_alive_interval_ms));
     let mut http2 = builder.http2();
     http2.timer(TokioTimer::new()).max_header_list_size(limits::http2_max_header_list_size(&config));
     if let Some(interval) = ping {

@@ -213,7 +213,11 @@ impl Metrics {
         );
         registry.register("armature_requests_in_flight", "Requests begun and not yet finished", in_flight.clone());
         let connections = ConnectionMetrics::default();
-        registry.register("armature_connections_open", "Connections accepted and not yet closed", connections.open.clone());
+        registry.register(
+            "armature_connections_open",
+            "Connections accepted and not yet closed",
+            connections.open.clone(),
+        );
         registry.register(
             "armature_connections_rejected",
             "Connections closed at accept because server.max_connections were open",
