@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::authorization::{self, AuthorizationRequest, Authorizer, PolicyOperation};
 use crate::config::{Config, ResponseValidation, ServerConfig};
-use crate::contract::{Contract, Operation, RouteMatch};
+use crate::contract::{problem_responses, Contract, Operation, RouteMatch};
 use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
 use crate::identity::Authenticator;
 use crate::path_params::PathParams;
@@ -133,6 +133,13 @@ impl AppBuilder {
             None => Vec::new(),
         };
         let telemetry = Telemetry::new(&self.config.telemetry)?;
+        let served_contract = if self.config.contract.document_problems {
+            let document = problem_responses::with_problem_responses(&contract, authorizer.is_some());
+            // A serde_json::Value always serializes.
+            Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
+        } else {
+            contract.json().clone()
+        };
         Ok(App {
             inner: Arc::new(AppInner {
                 authenticator,
@@ -141,6 +148,7 @@ impl AppBuilder {
                 telemetry,
                 request_timeout: Duration::from_millis(self.config.server.request_timeout_ms),
                 contract,
+                served_contract,
                 config: self.config,
                 handlers,
                 operation_ids,
@@ -164,6 +172,8 @@ struct AppInner {
     policy_operations: Vec<PolicyOperation>,
     telemetry: Telemetry,
     contract: Arc<Contract>,
+    /// `/openapi.json`: the contract, with core's own problem responses unless switched off.
+    served_contract: Bytes,
     config: Config,
     handlers: Vec<Option<Handler>>,
     operation_ids: Vec<Arc<str>>,
@@ -495,7 +505,7 @@ impl App {
                 (StatusCode::SERVICE_UNAVAILABLE, "application/json", Bytes::from_static(br#"{"status":"starting"}"#))
             }
         } else if path == endpoints.openapi {
-            (StatusCode::OK, "application/json", self.inner.contract.json().clone())
+            (StatusCode::OK, "application/json", self.inner.served_contract.clone())
         } else if let (true, Some(metrics)) = (path == endpoints.metrics, self.inner.telemetry.metrics()) {
             let (body, content_type) = metrics.render();
             (StatusCode::OK, content_type, body)

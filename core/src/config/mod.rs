@@ -162,12 +162,21 @@ impl Default for ServerConfig {
     }
 }
 
-/// Where the OpenAPI contract comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// Where the OpenAPI contract comes from, and how it is served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ContractConfig {
     /// Path of the contract (YAML or JSON); relative paths are taken from the working directory.
     pub path: Option<PathBuf>,
+    /// Whether `/openapi.json` lists, on every operation, the problem responses core itself can
+    /// answer (400, 401/403, 408/413/415, 431, 500, 503, 504) that the contract does not declare.
+    pub document_problems: bool,
+}
+
+impl Default for ContractConfig {
+    fn default() -> Self {
+        Self { path: None, document_problems: true }
+    }
 }
 
 /// What to do when a handler's response does not match the contract.

@@ -5,6 +5,7 @@ pub mod code_first;
 mod document;
 mod media;
 pub mod params;
+pub mod problem_responses;
 mod router;
 pub mod schema;
 pub mod security;
