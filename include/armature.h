@@ -30,6 +30,10 @@
 // Patch version of the release.
 #define ARMATURE_VERSION_PATCH 0
 
+// Length of a version-00 `traceparent` value, what
+// [`armature_request_outgoing_traceparent`] writes.
+#define ARMATURE_TRACEPARENT_LEN 55
+
 // A server configuration (see docs/configuration in the README): embedded defaults, then a
 // document, then `ARMATURE_*` environment overrides.
 typedef struct ArmatureConfig ArmatureConfig;
@@ -426,6 +430,34 @@ ArmatureStatus armature_request_span_id(const struct ArmatureRequest *request,
 ArmatureStatus armature_request_traceparent(const struct ArmatureRequest *request,
                                             struct ArmatureStr *out,
                                             struct ArmatureError **error);
+
+// The trace-flags byte of this request's trace: bit 0 sampled, bit 1 random trace id.
+//
+// Thread safety: any thread, concurrently with other accessors; never blocks.
+ArmatureStatus armature_request_trace_flags(const struct ArmatureRequest *request,
+                                            uint8_t *flags,
+                                            struct ArmatureError **error);
+
+// The request's validated, normalized `tracestate`; `ARMATURE_STATUS_NOT_FOUND` when it had none.
+// Send it unchanged on outgoing calls.
+//
+// Ownership: `*out` borrows from the request until `armature_request_free`.
+// Thread safety: any thread, concurrently with other accessors; never blocks.
+ArmatureStatus armature_request_tracestate(const struct ArmatureRequest *request,
+                                           struct ArmatureStr *out,
+                                           struct ArmatureError **error);
+
+// Writes the `traceparent` of one outgoing call into `buffer`: this request's trace and flags,
+// and a new span id, so each call is its own child of the server span (unlike
+// `armature_request_traceparent`, which names the server span itself). Exactly
+// `ARMATURE_TRACEPARENT_LEN` (55) bytes, not NUL-terminated; `capacity` must be at least that.
+//
+// Ownership: `buffer` is the caller's, written and not kept.
+// Thread safety: any thread, concurrently with other accessors; never blocks.
+ArmatureStatus armature_request_outgoing_traceparent(const struct ArmatureRequest *request,
+                                                     uint8_t *buffer,
+                                                     size_t capacity,
+                                                     struct ArmatureError **error);
 
 // The request body, already checked against the contract. Bytes, not necessarily UTF-8.
 //

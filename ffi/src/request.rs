@@ -204,6 +204,70 @@ pub extern "C" fn armature_request_traceparent(
     read(request, out, error, |r| Ok(r.traceparent.get_or_init(|| r.inner.trace.traceparent()).as_bytes()))
 }
 
+/// Length of a version-00 `traceparent` value, what
+/// [`armature_request_outgoing_traceparent`] writes.
+pub const ARMATURE_TRACEPARENT_LEN: usize = 55;
+
+/// The trace-flags byte of this request's trace: bit 0 sampled, bit 1 random trace id.
+///
+/// Thread safety: any thread, concurrently with other accessors; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_request_trace_flags(
+    request: *const ArmatureRequest,
+    flags: *mut u8,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    with_handle(request, "request", error, |request| {
+        // SAFETY: the caller passes NULL or storage for one uint8_t.
+        unsafe { write_out(flags, request.inner.trace.flags, "flags") }
+    })
+}
+
+/// The request's validated, normalized `tracestate`; `ARMATURE_STATUS_NOT_FOUND` when it had none.
+/// Send it unchanged on outgoing calls.
+///
+/// Ownership: `*out` borrows from the request until `armature_request_free`.
+/// Thread safety: any thread, concurrently with other accessors; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_request_tracestate(
+    request: *const ArmatureRequest,
+    out: *mut ArmatureStr,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    read(request, out, error, |r| r.inner.trace.tracestate.as_deref().map(str::as_bytes).ok_or(FfiError::NotFound))
+}
+
+/// Writes the `traceparent` of one outgoing call into `buffer`: this request's trace and flags,
+/// and a new span id, so each call is its own child of the server span (unlike
+/// `armature_request_traceparent`, which names the server span itself). Exactly
+/// `ARMATURE_TRACEPARENT_LEN` (55) bytes, not NUL-terminated; `capacity` must be at least that.
+///
+/// Ownership: `buffer` is the caller's, written and not kept.
+/// Thread safety: any thread, concurrently with other accessors; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_request_outgoing_traceparent(
+    request: *const ArmatureRequest,
+    buffer: *mut u8,
+    capacity: usize,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    with_handle(request, "request", error, |request| {
+        if buffer.is_null() {
+            return Err(FfiError::NullArgument("buffer"));
+        }
+        if capacity < ARMATURE_TRACEPARENT_LEN {
+            return Err(FfiError::InvalidArgument(format!(
+                "buffer: {capacity} bytes, a traceparent needs {ARMATURE_TRACEPARENT_LEN}"
+            )));
+        }
+        let traceparent = request.inner.trace.outgoing().traceparent;
+        // SAFETY: checked non-NULL, and the caller vouches for `capacity` writable bytes, at
+        // least the 55 copied.
+        unsafe { std::ptr::copy_nonoverlapping(traceparent.as_ptr(), buffer, ARMATURE_TRACEPARENT_LEN) };
+        Ok(())
+    })
+}
+
 /// The request body, already checked against the contract. Bytes, not necessarily UTF-8.
 ///
 /// Ownership: `*out` borrows from the request until `armature_request_free`.

@@ -9,6 +9,7 @@
 mod errors;
 mod request;
 mod service;
+mod trace;
 
 use pyo3::prelude::*;
 
@@ -22,6 +23,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<service::Service>()?;
     m.add_class::<request::Request>()?;
+    m.add_class::<trace::Trace>()?;
     m.add("ArmatureError", py.get_type::<errors::ArmatureError>())?;
     m.add("ConfigError", py.get_type::<errors::ConfigError>())?;
     m.add("ContractError", py.get_type::<errors::ContractError>())?;

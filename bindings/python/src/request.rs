@@ -120,6 +120,12 @@ impl Request {
         self.inner.trace.trace_id.to_string()
     }
 
+    /// The trace context: ids, flags, `tracestate`, and `outgoing_headers()` for outgoing calls.
+    #[getter]
+    fn trace(&self) -> crate::trace::Trace {
+        crate::trace::Trace::new(self.inner.trace.clone())
+    }
+
     /// Path parameters, decoded and typed as the contract declares them.
     #[getter]
     fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -97,6 +97,20 @@ def code_first_app() -> App:
             "answered": request.answered,
         }
 
+    @app.get("/trace")
+    def trace(request: Request) -> Dict[str, Any]:
+        trace = request.trace
+        return {
+            "trace_id": trace.trace_id,
+            "span_id": trace.span_id,
+            "parent_span_id": trace.parent_span_id,
+            "flags": trace.flags,
+            "sampled": trace.sampled,
+            "tracestate": trace.tracestate,
+            "congo": trace.tracestate_get("congo"),
+            "calls": [trace.outgoing_headers(), trace.outgoing_headers()],
+        }
+
     return app
 
 
@@ -183,6 +197,28 @@ def test_request_attributes(client: TestClient) -> None:
         "subject": None,
         "answered": False,
     }
+
+
+def test_trace_context_and_outgoing_headers(client: TestClient) -> None:
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
+    response = client.get("/trace", headers={"traceparent": incoming, "tracestate": "congo=1,rojo=2,congo=3"})
+    body = response.json()
+    assert body["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert body["parent_span_id"] == "00f067aa0ba902b7"
+    assert response.headers["traceparent"] == f"00-{body['trace_id']}-{body['span_id']}-03"
+    assert (body["flags"], body["sampled"]) == (3, True)
+    assert (body["tracestate"], body["congo"]) == ("congo=1,rojo=2,congo=3", "1")
+    first, second = body["calls"]
+    # Each outgoing call is a child span of its own: same trace and flags, a new span id.
+    span_ids = {call["traceparent"].split("-")[2] for call in body["calls"]}
+    assert len(span_ids) == 2 and body["span_id"] not in span_ids
+    for call in (first, second):
+        assert call["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+        assert call["traceparent"].endswith("-03")
+        assert call["tracestate"] == "congo=1,rojo=2,congo=3"
+    without = client.get("/trace").json()
+    assert without["parent_span_id"] is None and without["tracestate"] is None
+    assert "tracestate" not in without["calls"][0]
 
 
 def test_declared_operations_are_served_in_openapi(client: TestClient) -> None:

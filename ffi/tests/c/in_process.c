@@ -31,6 +31,17 @@ static void hello(void *user_data, ArmatureRequest *req, ArmatureResponder *res)
     armature_request_trace_id(req, &trace_id, NULL);
     /* 00-<trace id>-<span id>-<flags> */
     EXPECT(traceparent.len == 55 && trace_id.len == 32 && memcmp(traceparent.ptr + 3, trace_id.ptr, 32) == 0);
+    /* Each outgoing call: the same trace and flags, a span id of its own. */
+    uint8_t call1[ARMATURE_TRACEPARENT_LEN], call2[ARMATURE_TRACEPARENT_LEN], small[10], flags = 0;
+    EXPECT_STATUS(armature_request_outgoing_traceparent(req, call1, sizeof call1, NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_request_outgoing_traceparent(req, call2, sizeof call2, NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_request_outgoing_traceparent(req, small, sizeof small, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT(memcmp(call1, traceparent.ptr, 36) == 0 && memcmp(call1 + 52, traceparent.ptr + 52, 3) == 0);
+    EXPECT(memcmp(call1 + 36, call2 + 36, 16) != 0 && memcmp(call1 + 36, traceparent.ptr + 36, 16) != 0);
+    EXPECT_STATUS(armature_request_trace_flags(req, &flags, NULL), ARMATURE_STATUS_OK);
+    EXPECT(flags == 0x03); /* a new trace: sampled, random trace id */
+    ArmatureStr tracestate = {0};
+    EXPECT_STATUS(armature_request_tracestate(req, &tracestate, NULL), ARMATURE_STATUS_NOT_FOUND);
     Text body = {0};
     text_put(&body, "hello ", 6);
     text_put(&body, name.ptr, name.len);

@@ -15,7 +15,7 @@ telemetry); Python supplies the handlers.
 """
 
 from ._app import App
-from ._native import CORE_VERSION, ArmatureError, ConfigError, ContractError, Request, ServerError
+from ._native import CORE_VERSION, ArmatureError, ConfigError, ContractError, Request, ServerError, Trace
 from ._response import HTTPError, Response
 
 __version__ = CORE_VERSION
@@ -29,5 +29,6 @@ __all__ = [
     "Request",
     "Response",
     "ServerError",
+    "Trace",
     "__version__",
 ]
