@@ -17,17 +17,15 @@ use armature_core::contract::RouteMatch;
 use armature_core::Contract;
 use libfuzzer_sys::fuzz_target;
 
-/// The template with every `{name}` replaced by `x`; None when a brace is not part of a plain
-/// `{name}` (a literal `{`/`}`, `{{`, `}}`).
+/// The template with every `{name}` replaced by `x`.
 ///
-/// Those templates are skipped because of a known finding (fuzz/crashes-found/README.md): the
-/// loader hands templates to matchit as they are, and matchit reads `{{`/`}}` as escaped braces,
-/// so `/a}}b/{id}` is routed as `/a}b/{id}` and its documented path answers 404. With
-/// `ARMATURE_FUZZ_KNOWN=1` in the environment they are checked too (to reproduce the finding);
-/// drop the skip once the loader rejects or escapes literal braces.
+/// Templates with a literal brace (`/a}}b/{id}`) were once skipped here: matchit read `{{`/`}}` as
+/// escaped braces and routed them elsewhere (fuzz/crashes-found/README.md). The loader now refuses
+/// them, so every template that loads is checked; `ARMATURE_FUZZ_STRICT_TEMPLATES=1` restores the
+/// old strict reading below.
 fn concrete(template: &str) -> Option<String> {
-    static CHECK_KNOWN: OnceLock<bool> = OnceLock::new();
-    if *CHECK_KNOWN.get_or_init(|| std::env::var_os("ARMATURE_FUZZ_KNOWN").is_some_and(|v| v == "1")) {
+    static STRICT: OnceLock<bool> = OnceLock::new();
+    if !*STRICT.get_or_init(|| std::env::var_os("ARMATURE_FUZZ_STRICT_TEMPLATES").is_some_and(|v| v == "1")) {
         return concrete_loose(template);
     }
     let mut out = String::with_capacity(template.len());

@@ -30,6 +30,14 @@ pub enum RouteMatch<'r, 'p> {
 impl Router {
     /// Adds a path template with its operations.
     pub(crate) fn insert(&mut self, template: &str, methods: Vec<(Method, usize)>) -> Result<(), String> {
+        if !braces_are_parameters(template) {
+            // matchit reads `{{` and `}}` as escaped literal braces, so such a template would
+            // route paths other than the one it documents.
+            return Err(format!(
+                "path template {template:?} has a brace outside a {{name}} parameter; \
+                 literal braces in a path must be percent-encoded (%7B, %7D)"
+            ));
+        }
         self.paths
             .insert(template, self.methods.len())
             .map_err(|e| format!("path template {template:?} cannot be routed: {e}"))?;
@@ -51,6 +59,22 @@ impl Router {
     }
 }
 
+/// Whether every brace of `template` opens or closes a non-empty `{name}` parameter.
+fn braces_are_parameters(template: &str) -> bool {
+    let mut open = false;
+    let mut name_len = 0;
+    for c in template.chars() {
+        match (c, open) {
+            ('{', false) => (open, name_len) = (true, 0),
+            ('}', true) if name_len > 0 => open = false,
+            ('{' | '}', _) => return false,
+            (_, true) => name_len += 1,
+            (_, false) => {}
+        }
+    }
+    !open
+}
+
 /// The `{name}` parameters of a path template, in order.
 pub(crate) fn template_params(template: &str) -> impl Iterator<Item = &str> {
     template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
@@ -65,6 +89,15 @@ mod tests {
         router.insert("/users/{id}", vec![(Method::GET, 0), (Method::DELETE, 1)]).unwrap();
         router.insert("/users/me", vec![(Method::GET, 2)]).unwrap();
         router
+    }
+
+    #[test]
+    fn braces_outside_parameters_are_refused() {
+        for template in ["/a}}b/{id}", "/}}{id}", "/a/{{b}}/{id}", "/{}", "/{id", "/id}", "/{a{b}}"] {
+            let error = Router::default().insert(template, vec![(Method::GET, 0)]).unwrap_err();
+            assert!(error.contains("percent-encoded"), "{template}: {error}");
+        }
+        assert!(Router::default().insert("/a/{b}/c/{d}", vec![(Method::GET, 0)]).is_ok());
     }
 
     #[test]
