@@ -121,7 +121,7 @@ test('the request exposes headers, cookies, body, ids and the trace', async () =
   assert.equal(seen?.requestId, 'req-1')
   assert.match(seen?.traceId ?? '', /^[0-9a-f]{32}$/)
   assert.match(seen?.spanId ?? '', /^[0-9a-f]{16}$/)
-  assert.equal(body.traceparent, `00-${seen?.traceId}-${seen?.spanId}-01`)
+  assert.equal(body.traceparent, `00-${seen?.traceId}-${seen?.spanId}-03`)  // a new trace: sampled, random trace id
   assert.equal(response.headers['x-request-id'], 'req-1')
 })
 
