@@ -6,8 +6,10 @@
     curl -X POST localhost:8080/greetings -H 'content-type: application/json' -d '{"name": "Ada", "times": 2}'
     curl localhost:8080/openapi.json
 
-Every request goes through the whole pipeline: request id, trace context, validation of the
-path parameter and the body against the schemas declared here, problem responses, telemetry.
+Written the FastAPI way: the signatures declare the contract (a path parameter, a model body,
+a response model). Every request goes through the whole pipeline: request id, trace context,
+validation of the path parameter and the body against that contract, problem responses,
+telemetry. docs/migrating-from-fastapi.md has the rest.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Dict
 from pydantic import BaseModel, Field
 
 import armature
-from armature import HTTPError, Request
+from armature import HTTPException
 
 app = armature.App(title="hello", version="1.0.0")
 
@@ -32,15 +34,14 @@ class Greeted(BaseModel):
 
 
 @app.get("/hello/{name}")
-def hello(request: Request) -> Dict[str, str]:
-    return {"hello": request.path_params["name"]}
+def hello(name: str) -> Dict[str, str]:
+    return {"hello": name}
 
 
-@app.post("/greetings", body=Greeting, response=Greeted, status=201)
-async def greet(request: Request) -> Greeted:
-    greeting = Greeting.model_validate(request.json())
+@app.post("/greetings", status_code=201)
+async def greet(greeting: Greeting) -> Greeted:
     if greeting.name == "nobody":
-        raise HTTPError(422, "nobody cannot be greeted")
+        raise HTTPException(422, "nobody cannot be greeted")
     return Greeted(text=" ".join([f"Hello, {greeting.name}!"] * greeting.times))
 
 

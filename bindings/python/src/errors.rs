@@ -42,6 +42,8 @@ pub(crate) fn host_error(error: HostError) -> PyErr {
     match error {
         HostError::App(error) => app_error(error),
         HostError::Server(error) => ServerError::new_err(error.to_string()),
+        // A reload re-reads files the configuration names; nothing changed.
+        HostError::Reload(error) => ConfigError::new_err(error.to_string()),
         HostError::AlreadyStarted | HostError::AlreadyBuilt | HostError::NotStarted | HostError::Runtime(_) => {
             PyRuntimeError::new_err(error.to_string())
         }

@@ -24,6 +24,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<service::Service>()?;
     m.add_class::<request::Request>()?;
     m.add_class::<trace::Trace>()?;
+    m.add_class::<trace::ClientSpan>()?;
     m.add("ArmatureError", py.get_type::<errors::ArmatureError>())?;
     m.add("ConfigError", py.get_type::<errors::ConfigError>())?;
     m.add("ContractError", py.get_type::<errors::ContractError>())?;

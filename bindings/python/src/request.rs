@@ -120,10 +120,11 @@ impl Request {
         self.inner.trace.trace_id.to_string()
     }
 
-    /// The trace context: ids, flags, `tracestate`, and `outgoing_headers()` for outgoing calls.
+    /// The trace context: ids, flags, `tracestate`, and `outgoing_headers()` / `client_span()`
+    /// for outgoing calls.
     #[getter]
     fn trace(&self) -> crate::trace::Trace {
-        crate::trace::Trace::new(self.inner.trace.clone())
+        crate::trace::Trace::new(self.inner.trace.clone(), self.inner.client_spans.clone())
     }
 
     /// Path parameters, decoded and typed as the contract declares them.

@@ -102,6 +102,12 @@ impl Service {
         let _ = self.host.shutdown();
     }
 
+    /// Re-reads, without the GIL, the identity, policy and TLS files and swaps them in at once
+    /// (what SIGHUP does); raises ConfigError and changes nothing when one cannot be used.
+    fn reload(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.host.reload()).map_err(host_error)
+    }
+
     /// Blocks, without the GIL, until the server has stopped; the queue is then closed, so the
     /// Python loop knows no request will come. Returns at once if it never started.
     fn wait(&self, py: Python<'_>) {

@@ -53,11 +53,12 @@ _HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CASE: dict[str, type] = {"name": str, "request": dict, "expect": dict}
 _REQUEST: dict[str, type] = {
     "method": str, "path": str, "headers": dict, "body": str, "json": object, "body_repeat": dict,
+    "tls": dict,
 }
 _REPEAT: dict[str, type] = {"text": str, "times": int}
 _EXPECT: dict[str, type] = {
     "status": int, "headers": dict, "body": str, "body_regex": str, "json": object, "json_subset": object,
-    "json_absent": list, "body_not_contains": list,
+    "json_absent": list, "body_not_contains": list, "version": str,
 }
 
 
@@ -91,6 +92,9 @@ class Case:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     expect: dict[str, Any]
+    #: ``request.tls``: the case goes over HTTPS (ALPN, client certificate), which only the
+    #: shared runner speaks (``ci/conformance python``); this module's transports skip it.
+    tls: bool = False
 
 
 def load_cases(directory: pathlib.Path = CASES_DIR) -> list[Case]:
@@ -226,7 +230,7 @@ def _build_case(file: str, item: Any) -> Case:
     for pointer in expect.get("json_absent", []):
         if not pointer.startswith("/"):
             raise ValueError(f"expect.json_absent: {pointer!r} is not a JSON pointer (must start with '/')")
-    return Case(raw["name"], file, req["method"], req["path"], tuple(headers), body, expect)
+    return Case(raw["name"], file, req["method"], req["path"], tuple(headers), body, expect, "tls" in req)
 
 
 def _escape_pointer(token: str) -> str:

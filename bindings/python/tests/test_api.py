@@ -276,8 +276,8 @@ def test_duplicate_handler_and_bad_signature_are_refused() -> None:
     app.get("/a", operation_id="a")(lambda: None)
     with pytest.raises(armature.ContractError, match="two handlers"):
         app.operation("a")(lambda: None)
-    with pytest.raises(TypeError, match="one argument"):
-        app.get("/b")(lambda request, extra: None)
+    with pytest.raises(TypeError, match="cannot be bound"):
+        app.get("/b")(lambda request, *extra: None)
     with pytest.raises(armature.ContractError, match="already declared"):
         twice = App()
         twice.get("/c", operation_id="c1")(lambda: None)
@@ -342,3 +342,96 @@ def test_many_concurrent_async_requests_all_answered() -> None:
         for n in range(50):
             assert client.get(f"/n/{n}").json() == {"n": n}
     assert seen == list(range(50))
+
+
+class _Collector:
+    """A fake OTLP/HTTP collector: keeps every request body it receives."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: List[bytes] = []
+        self.bodies = bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.append(self.rfile.read(int(self.headers.get("content-length", "0"))))
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, *needles: bytes) -> bool:
+        import time
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            received = b"".join(self.bodies)
+            if all(needle in received for needle in needles):
+                return True
+            time.sleep(0.05)
+        return False
+
+
+def test_client_spans_are_exported_for_recorded_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    collector = _Collector()
+    monkeypatch.setenv("ARMATURE_TELEMETRY__TRACING__ENABLED", "true")
+    monkeypatch.setenv("ARMATURE_TELEMETRY__TRACING__ENDPOINT", collector.endpoint)
+    # The SDK's batch processor exports every 5 s by default; the test should not wait that long.
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+    app = App(title="calls", version="1")
+
+    class Unreachable(Exception):
+        pass
+
+    @app.get("/calls")
+    def calls(request: Request) -> Dict[str, Any]:
+        with request.trace.client_span("GET", method="GET", url="http://inventory/stock?key=secret") as ok:
+            headers = ok.headers
+            ok.status = 200
+        try:
+            with request.trace.client_span("POST") as failed:
+                raise Unreachable("connection refused")
+        except Unreachable:
+            pass
+        ended = request.trace.client_span("PUT")
+        ended.end(404)
+        ended.end(500)  # a second end does nothing
+        with pytest.raises(RuntimeError, match="already ended"):
+            ended.headers
+        with pytest.raises(ValueError):
+            request.trace.client_span("")
+        return {
+            "headers": headers,
+            "call_id": headers["traceparent"].split("-")[2],
+            "statuses": [ok.status, failed.status],
+            "recording": request.trace.client_span("HEAD").recording,
+        }
+
+    with TestClient(app) as client:
+        sampled = client.get("/calls", headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+        body = sampled.json()
+        assert body["recording"] is True
+        call_id = body["call_id"]
+        assert body["headers"]["traceparent"] == f"00-4bf92f3577b34da6a3ce929d0e0e4736-{call_id}-01"
+        assert body["statuses"] == [200, None]
+        server_id = sampled.headers["traceparent"].split("-")[2]
+        # The OTLP body is protobuf: the ids travel as raw bytes, attribute values as text.
+        assert collector.wait_for(
+            bytes.fromhex(call_id),
+            bytes.fromhex(server_id),
+            b"http://inventory/stock",
+            b".Unreachable",  # error.type: the exception's qualified name
+        ), "the client spans did not reach the collector"
+        assert b"key=secret" not in b"".join(collector.bodies)
+
+        unsampled = client.get("/calls", headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"})
+        assert unsampled.json()["recording"] is False
+    collector.server.shutdown()

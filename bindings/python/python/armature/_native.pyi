@@ -1,8 +1,19 @@
 # Type stubs of the extension module armature._native (bindings/python/src). ci/test-python
 # checks them against the built module with mypy's stubtest.
-from typing import Any, Callable, Mapping, Optional, Sequence, final
+from types import TracebackType
+from typing import Any, Callable, Literal, Mapping, Optional, Sequence, final
 
-__all__ = ["ArmatureError", "CORE_VERSION", "ConfigError", "ContractError", "Request", "ServerError", "Service", "Trace"]
+__all__ = [
+    "ArmatureError",
+    "CORE_VERSION",
+    "ClientSpan",
+    "ConfigError",
+    "ContractError",
+    "Request",
+    "ServerError",
+    "Service",
+    "Trace",
+]
 
 CORE_VERSION: str
 
@@ -29,6 +40,30 @@ class Trace:
     def tracestate(self) -> Optional[str]: ...
     def tracestate_get(self, key: str) -> Optional[str]: ...
     def outgoing_headers(self) -> dict[str, str]: ...
+    def client_span(self, name: str, *, method: Optional[str] = None, url: Optional[str] = None) -> ClientSpan: ...
+
+@final
+class ClientSpan:
+    """One outgoing call, exported as a client span of the request when its span is recorded."""
+
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def recording(self) -> bool: ...
+    @property
+    def status(self) -> Optional[int]: ...
+    @status.setter
+    def status(self, status: Optional[int]) -> None: ...
+    def end(self, status: Optional[int] = None, error_type: Optional[str] = None) -> None: ...
+    def __enter__(self) -> ClientSpan: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]] = None,
+        _exc: Optional[BaseException] = None,
+        _traceback: Optional[TracebackType] = None,
+    ) -> Literal[False]: ...
 
 @final
 class Request:
@@ -108,6 +143,7 @@ class Service:
     def take(self, max: int) -> list[Request]: ...
     def start(self) -> int: ...
     def shutdown(self) -> None: ...
+    def reload(self) -> None: ...
     def wait(self) -> None: ...
     def openapi_json(self) -> str: ...
     def send(

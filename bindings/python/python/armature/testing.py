@@ -9,6 +9,16 @@ handlers on a private event loop while it waits::
             response = client.get("/hello/ada")
             assert response.status_code == 200
             assert response.json() == {"hello": "ada"}
+
+``AsyncClient`` is the same for async tests (httpx's shape), on the test's own loop::
+
+    async def test_hello() -> None:
+        async with AsyncClient(app) as client:
+            response = await client.get("/hello/ada")
+
+As with FastAPI's clients, the app's lifespan (startup and shutdown) runs when the client is
+used as a context manager. A request returns once the handler has answered and the request's
+dependency teardowns and background tasks have finished, so a test can check their effects.
 """
 
 from __future__ import annotations
@@ -19,7 +29,6 @@ from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple, Unio
 from urllib.parse import urlencode
 
 from ._app import App
-from ._dispatch import Dispatcher
 from ._response import _UNSET, Headers, _header_list
 
 QueryParams = Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]
@@ -77,35 +86,37 @@ class TestResponse:
         return f"<TestResponse {self.status_code}>"
 
 
-class TestClient:
-    """Sends requests to an ``App`` in-process. Synchronous: call it from plain test functions
-    (not from inside a running event loop). Use it as a context manager, or call ``close()``."""
+Answer = Tuple[int, List[Tuple[str, str]], bytes]
 
-    __test__ = False  # not a pytest test class
 
-    def __init__(self, app: App, *, headers: Optional[Headers] = None, timeout: float = 30.0) -> None:
-        self._service = app.build()
-        self._loop = asyncio.new_event_loop()
-        self._dispatcher = Dispatcher(self._service, app._operations, self._loop)
+class _Client:
+    """What both clients share: the service, the dispatcher on a loop, building requests."""
+
+    def __init__(self, app: App, loop: asyncio.AbstractEventLoop, headers: Optional[Headers], timeout: float) -> None:
+        self._app = app
+        # Built now: dependency overrides set before this client was made shape its contract.
+        self._service, operations = app._build()
+        self._loop = loop
+        self._dispatcher = app._dispatcher(self._service, operations, loop)
         self._dispatcher.attach()
         self._headers = _header_list(headers)
         self._timeout = timeout
         self._closed = False
+        self._started = False
 
-    def request(
+    def _send(
         self,
         method: str,
         url: str,
-        *,
-        params: Optional[QueryParams] = None,
-        headers: Optional[Headers] = None,
-        cookies: Optional[Mapping[str, str]] = None,
-        json: Any = _UNSET,
-        content: Union[bytes, str, None] = None,
-    ) -> TestResponse:
-        """Sends one request; ``json`` (serialized, with its content type) or ``content``."""
+        params: Optional[QueryParams],
+        headers: Optional[Headers],
+        cookies: Optional[Mapping[str, str]],
+        json: Any,
+        content: Union[bytes, str, None],
+    ) -> "asyncio.Future[Answer]":
+        """Hands one request to core; the future resolves on the loop with its answer."""
         if self._closed:
-            raise RuntimeError("this TestClient is closed")
+            raise RuntimeError(f"this {type(self).__name__} is closed")
         target = url
         if params:
             target += ("&" if "?" in url else "?") + urlencode(params, doseq=True)
@@ -119,16 +130,62 @@ class TestClient:
                 sent.append(("content-type", "application/json"))
         elif content is not None:
             body = content.encode() if isinstance(content, str) else content
-        answer: asyncio.Future[Tuple[int, List[Tuple[str, str]], bytes]] = self._loop.create_future()
+        answer: asyncio.Future[Answer] = self._loop.create_future()
 
         def done(status: int, response_headers: List[Tuple[str, str]], response_body: bytes) -> None:
             self._loop.call_soon_threadsafe(_resolve, answer, (status, response_headers, response_body))
 
         self._service.send(method.upper(), target, sent, body, done)
-        status, response_headers, response_body = self._loop.run_until_complete(
-            asyncio.wait_for(answer, self._timeout)
-        )
+        return answer
+
+    async def _answered(self, answer: "asyncio.Future[Answer]") -> TestResponse:
+        status, response_headers, response_body = await asyncio.wait_for(answer, self._timeout)
+        # Teardowns and background tasks of the request finish before the test goes on.
+        await asyncio.wait_for(self._dispatcher.settle(answered_only=True), self._timeout)
         return TestResponse(status, response_headers, response_body)
+
+    async def _start(self) -> None:
+        await self._app._lifespan.startup()
+        self._started = True
+
+    async def _stop(self) -> None:
+        """Lets running handlers finish, runs the lifespan's shutdown, releases the pool."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._dispatcher.settle()
+            if self._started:
+                await self._app._lifespan.shutdown()
+        finally:
+            self._dispatcher.detach()
+            self._dispatcher.close()
+
+
+class TestClient(_Client):
+    """Sends requests to an ``App`` in-process. Synchronous: call it from plain test functions
+    (not from inside a running event loop). Use it as a context manager (which also runs the
+    app's lifespan), or call ``close()``."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, app: App, *, headers: Optional[Headers] = None, timeout: float = 30.0) -> None:
+        super().__init__(app, asyncio.new_event_loop(), headers, timeout)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Optional[QueryParams] = None,
+        headers: Optional[Headers] = None,
+        cookies: Optional[Mapping[str, str]] = None,
+        json: Any = _UNSET,
+        content: Union[bytes, str, None] = None,
+    ) -> TestResponse:
+        """Sends one request; ``json`` (serialized, with its content type) or ``content``."""
+        answer = self._send(method, url, params, headers, cookies, json, content)
+        return self._loop.run_until_complete(self._answered(answer))
 
     def get(self, url: str, **options: Any) -> TestResponse:
         return self.request("GET", url, **options)
@@ -152,26 +209,88 @@ class TestClient:
         return self.request("OPTIONS", url, **options)
 
     def close(self) -> None:
-        """Lets running async handlers finish, then releases the loop."""
+        """Lets running handlers finish, runs the lifespan's shutdown if it started, then
+        releases the loop."""
         if self._closed:
             return
-        self._closed = True
         try:
-            self._loop.run_until_complete(self._dispatcher.settle())
+            self._loop.run_until_complete(self._stop())
         finally:
-            self._dispatcher.detach()
             self._loop.close()
 
     def __enter__(self) -> "TestClient":
+        try:
+            self._loop.run_until_complete(self._start())
+        except BaseException:
+            self.close()  # a failed startup leaves nothing behind
+            raise
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
 
 
-def _resolve(
-    future: "asyncio.Future[Tuple[int, List[Tuple[str, str]], bytes]]",
-    value: Tuple[int, List[Tuple[str, str]], bytes],
-) -> None:
+class AsyncClient(_Client):
+    """``TestClient`` for async tests, httpx's ``AsyncClient`` shape: ``await
+    client.get(...)``. It runs the handlers on the running loop, so create it inside one (an
+    ``async def`` test). ``async with`` also runs the app's lifespan; else ``await aclose()``."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, app: App, *, headers: Optional[Headers] = None, timeout: float = 30.0) -> None:
+        super().__init__(app, asyncio.get_running_loop(), headers, timeout)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Optional[QueryParams] = None,
+        headers: Optional[Headers] = None,
+        cookies: Optional[Mapping[str, str]] = None,
+        json: Any = _UNSET,
+        content: Union[bytes, str, None] = None,
+    ) -> TestResponse:
+        """Sends one request; ``json`` (serialized, with its content type) or ``content``."""
+        return await self._answered(self._send(method, url, params, headers, cookies, json, content))
+
+    async def get(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("GET", url, **options)
+
+    async def post(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("POST", url, **options)
+
+    async def put(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("PUT", url, **options)
+
+    async def patch(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("PATCH", url, **options)
+
+    async def delete(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("DELETE", url, **options)
+
+    async def head(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("HEAD", url, **options)
+
+    async def options(self, url: str, **options: Any) -> TestResponse:
+        return await self.request("OPTIONS", url, **options)
+
+    async def aclose(self) -> None:
+        """Lets running handlers finish and runs the lifespan's shutdown if it started."""
+        await self._stop()
+
+    async def __aenter__(self) -> "AsyncClient":
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+
+def _resolve(future: "asyncio.Future[Answer]", value: Answer) -> None:
     if not future.done():  # it may have timed out meanwhile
         future.set_result(value)

@@ -1,0 +1,1 @@
+"""The FastAPI original of the users-and-items application (see app.py)."""

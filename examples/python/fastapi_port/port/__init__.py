@@ -1,0 +1,1 @@
+"""The Armature port of the users-and-items application (see app.py)."""
