@@ -17,7 +17,7 @@ import sys
 
 
 # The framework each binding's service is measured against, in the same run.
-PEERS = {"python": "fastapi", "node": "fastify", "node-off": "fastify", "go": "go-nethttp", "go-off": "go-nethttp"}
+PEERS = {"python": "fastapi", "python-inline": "fastapi", "python-request": "fastapi", "node": "fastify", "node-off": "fastify", "go": "go-nethttp", "go-off": "go-nethttp"}
 
 
 def cpu_model() -> str:

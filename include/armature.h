@@ -45,6 +45,10 @@ typedef struct ArmatureContract ArmatureContract;
 // `armature_error_free`.
 typedef struct ArmatureError ArmatureError;
 
+// An outgoing call in progress, owned by the host from `armature_request_begin_call` until
+// `armature_outgoing_call_end`.
+typedef struct ArmatureOutgoingCall ArmatureOutgoingCall;
+
 // A request handed to a host handler. Owned by the host from the moment it receives it
 // (callback argument or `armature_server_take`) until `armature_request_free`.
 typedef struct ArmatureRequest ArmatureRequest;
@@ -195,6 +199,10 @@ typedef struct ArmaturePending {
 
 // A bug in Armature: a Rust panic was caught at the boundary. The handle stays usable.
 #define ARMATURE_STATUS_PANIC 18
+
+// A reload read a file that cannot be used (bad PEM, a policy that does not compile); nothing
+// was changed and the service runs on as before. The message names the file.
+#define ARMATURE_STATUS_RELOAD 19
 
 #ifdef __cplusplus
 extern "C" {
@@ -365,6 +373,65 @@ ArmatureStatus armature_response_body(const struct ArmatureResponse *response,
 //
 // Thread safety: any thread, once, after every other call on this response has returned.
 void armature_response_free(struct ArmatureResponse *response);
+
+// Begins an outgoing call made while serving `request`: a new child span id of the request's
+// server span, whose headers `armature_outgoing_call_traceparent` and
+// `armature_outgoing_call_tracestate` give. End it with `armature_outgoing_call_end` once the
+// answer (or the failure) is known; when the request's span is recorded the call is then
+// exported as a client span, from this call to the end.
+//
+// `name` names the span (the HTTP client convention: the method, e.g. `GET`); it must not be
+// empty. `method` and `url` become the `http.request.method` and `url.full` attributes; pass
+// empty strings to leave them out. The URL's query and user info are never exported, and a
+// URL that is not absolute is left out. All three are UTF-8 and copied.
+//
+// Ownership: `*out` is the caller's, freed by `armature_outgoing_call_end` (exactly once). It
+// does not borrow from the request and may outlive it.
+// Thread safety: any thread, concurrently with other accessors of the request; never blocks.
+ArmatureStatus armature_request_begin_call(const struct ArmatureRequest *request,
+                                           struct ArmatureStr name,
+                                           struct ArmatureStr method,
+                                           struct ArmatureStr url,
+                                           struct ArmatureOutgoingCall **out,
+                                           struct ArmatureError **error);
+
+// Writes the call's `traceparent` into `buffer`: exactly `ARMATURE_TRACEPARENT_LEN` (55)
+// bytes, not NUL-terminated; `capacity` must be at least that. Its span id is the call's own,
+// the id its client span is exported with.
+//
+// Ownership: `buffer` is the caller's, written and not kept.
+// Thread safety: any thread, while no other thread ends the call.
+ArmatureStatus armature_outgoing_call_traceparent(const struct ArmatureOutgoingCall *call,
+                                                  uint8_t *buffer,
+                                                  size_t capacity,
+                                                  struct ArmatureError **error);
+
+// The `tracestate` to send on the call (the request's, unchanged); `ARMATURE_STATUS_NOT_FOUND`
+// when the request had none.
+//
+// Ownership: `*out` borrows from the call until `armature_outgoing_call_end`.
+// Thread safety: any thread, while no other thread ends the call.
+ArmatureStatus armature_outgoing_call_tracestate(const struct ArmatureOutgoingCall *call,
+                                                 struct ArmatureStr *out,
+                                                 struct ArmatureError **error);
+
+// Whether the call is exported as a client span (the request's span is recorded): 1 or 0.
+// A host may skip timing work of its own when it is not.
+//
+// Thread safety: any thread, while no other thread ends the call.
+int32_t armature_outgoing_call_is_recording(const struct ArmatureOutgoingCall *call);
+
+// Ends the call now and frees it; its client span is exported when the request is recorded.
+// `status` is the answer's status code, 0 when no answer came. `error_type` says why the call
+// failed (OpenTelemetry's `error.type`, e.g. `timeout`); empty when it did not. The span's
+// status is Error when `error_type` is given or `status` is 4xx/5xx. NULL is ignored; text
+// that is not UTF-8 is exported as no `error_type`.
+//
+// Ownership: takes `call`; every `ArmatureStr` read from it becomes invalid.
+// Thread safety: any thread, once, after every other call on `call` has returned.
+void armature_outgoing_call_end(struct ArmatureOutgoingCall *call,
+                                uint16_t status,
+                                struct ArmatureStr error_type);
 
 // The HTTP method (`GET`, `POST`...).
 //
@@ -712,6 +779,18 @@ ArmatureStatus armature_server_request_timeout_ms(const struct ArmatureServer *s
 // Thread safety: any thread, including a handler or a signal-handling thread; never blocks.
 ArmatureStatus armature_server_shutdown(struct ArmatureServer *server,
                                         struct ArmatureError **error);
+
+// Re-reads the files the configuration names for identity (JWT key and JWKS files, Basic
+// users), authorization (Rego policies and data) and, while serving HTTPS, the TLS certificate
+// and key, and swaps them in at once: what SIGHUP does. Requests in flight finish on the old
+// set; new TLS handshakes use the new certificate. When any file cannot be used nothing
+// changes, `ARMATURE_STATUS_RELOAD` is returned and the message names the file. Before the
+// server started it does nothing (the files are read at start). The outcome is logged to
+// stderr and counted in `armature_reloads_total`.
+//
+// Thread safety: any thread but a core thread (never from a handler). Blocks while the files
+// are read and the policy compiles.
+ArmatureStatus armature_server_reload(struct ArmatureServer *server, struct ArmatureError **error);
 
 // Blocks until the server has stopped (after `armature_server_shutdown` from another thread),
 // then closes the request queue. Several threads may wait at once.

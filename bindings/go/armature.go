@@ -354,6 +354,21 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 }
 
+// Reload re-reads the files the configuration names for identity (JWT key and JWKS files, Basic
+// users), authorization (Rego policies and data) and HTTPS (certificate and key), and swaps them
+// in at once, as SIGHUP does: requests in flight finish on the old set. When one cannot be used
+// nothing changes and the error (an *Error named RELOAD) names the file. Blocks while the
+// policy compiles. Before Start it does nothing: the files are read then.
+func (a *App) Reload() error {
+	a.mu.Lock()
+	server := a.server
+	a.mu.Unlock()
+	if server == nil {
+		return nil
+	}
+	return server.reload()
+}
+
 // Close shuts down (as Shutdown, without a deadline) and frees the core's resources. The App
 // cannot be used afterwards.
 func (a *App) Close() error {

@@ -381,6 +381,11 @@ func (s *nativeServer) shutdown() error {
 	return check(C.armature_server_shutdown(s.c, &err), err)
 }
 
+func (s *nativeServer) reload() error {
+	var err *C.ArmatureError
+	return check(C.armature_server_reload(s.c, &err), err)
+}
+
 // wait blocks an OS thread until the server has stopped: called once per server, by the
 // goroutine that runs ListenAndServe or Shutdown.
 func (s *nativeServer) wait() error {

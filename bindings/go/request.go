@@ -140,7 +140,7 @@ func (l Location) String() string {
 
 // Identity is who the caller is, as the core's identity stage established it.
 type Identity struct {
-	// Kind is `anonymous`, `jwt`, `api_key` or `mtls`.
+	// Kind is `anonymous`, `jwt`, `api_key`, `mtls` or `basic`.
 	Kind string `json:"kind"`
 	// Subject is the JWT `sub`, the API key's name or the certificate's SPIFFE id; "" for
 	// anonymous callers.

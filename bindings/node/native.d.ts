@@ -92,6 +92,12 @@ export declare class Service {
    */
   shutdown(): void
   /**
+   * Re-reads the identity, policy and TLS files and swaps them in at once (what SIGHUP does);
+   * throws ARMATURE_CONFIG and changes nothing when one cannot be used. Blocks while the
+   * policy compiles.
+   */
+  reload(): void
+  /**
    * Resolves once the server has stopped (it waits on the libuv thread pool, and keeps the
    * process alive meanwhile); the queue is closed by then. Resolves at once if it never
    * started.

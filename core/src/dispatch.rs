@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::answer_rules::{self, InvalidAnswer};
 pub use crate::identity::{Identity, IdentityKind};
+use crate::telemetry::client_spans::{ClientSpanError, ClientSpans, OutgoingCall};
 use crate::trace_context::TraceContext;
 
 /// Typed parameters of a request, decoded and coerced per the contract's schemas.
@@ -58,11 +59,26 @@ pub struct HandlerRequest {
     pub request_id: String,
     /// The trace and the server span of this request.
     pub trace: TraceContext,
+    /// Where this request's outgoing calls are exported as client spans (see
+    /// [`HandlerRequest::begin_outgoing_call`]).
+    pub client_spans: ClientSpans,
     /// The caller.
     pub identity: Identity,
 }
 
 impl HandlerRequest {
+    /// Begins an outgoing call made while serving this request: send the call's `traceparent`
+    /// (a new child span id) and `tracestate`, then end it, which exports it as a client span
+    /// when this request's span is recorded. See [`ClientSpans::begin`] for the arguments.
+    pub fn begin_outgoing_call(
+        &self,
+        name: &str,
+        method: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<OutgoingCall, ClientSpanError> {
+        self.client_spans.begin(&self.trace, name, method, url)
+    }
+
     /// The values of header `name` (any case) joined with `", "`, as every binding shows a
     /// header (RFC 9110 5.3); None when absent. Non-UTF-8 bytes become U+FFFD.
     pub fn joined_header(&self, name: &str) -> Option<String> {
@@ -492,6 +508,7 @@ mod tests {
             json: None,
             request_id: n.to_string(),
             trace: TraceContext::new_root(),
+            client_spans: ClientSpans::off(),
             identity: Identity::default(),
         }
     }

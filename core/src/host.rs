@@ -38,7 +38,7 @@ use crate::app::{App, AppError};
 use crate::config::Config;
 use crate::contract::Contract;
 use crate::dispatch::{Handler, RequestQueue};
-use crate::server::{self, ServerError, ServerHandle, ShutdownTrigger};
+use crate::server::{self, ReloadError, ReloadTrigger, ServerError, ServerHandle, ShutdownTrigger};
 
 /// Errors of a host's life cycle.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,9 @@ pub enum HostError {
     /// Starting the server (the runtime, binding the socket).
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// A reload read a file that cannot be used; nothing was changed.
+    #[error(transparent)]
+    Reload(#[from] ReloadError),
     /// `start` again, or a handler registered after the start.
     #[error("the server has already started")]
     AlreadyStarted,
@@ -87,6 +90,7 @@ enum State {
         app: App,
         handle: Option<ServerHandle>,
         trigger: ShutdownTrigger,
+        reload: ReloadTrigger,
         addr: SocketAddr,
     },
     Stopped {
@@ -181,7 +185,8 @@ impl Host {
         };
         let handle = server::start(app.clone())?;
         let addr = handle.local_addr();
-        *state = State::Running { app, trigger: handle.shutdown_trigger(), addr, handle: Some(handle) };
+        let (trigger, reload) = (handle.shutdown_trigger(), handle.reload_trigger());
+        *state = State::Running { app, trigger, reload, addr, handle: Some(handle) };
         Ok(addr)
     }
 
@@ -209,6 +214,24 @@ impl Host {
                 Ok(())
             }
             State::Stopped { .. } => Ok(()),
+        }
+    }
+
+    /// Re-reads the identity and policy files (and, while serving HTTPS, the TLS certificate and
+    /// key) and swaps them in at once, as SIGHUP does; requests in flight finish on the old set.
+    /// On failure nothing changes and the error says which file. Before the application is
+    /// built there is nothing to reload: it reads the files when it is. Blocks while the files
+    /// are read; never from a core thread.
+    pub fn reload(&self) -> Result<(), HostError> {
+        // The state's lock is not held while reloading: that must not stall `shutdown` or `inject`.
+        let (app, server) = match &*self.state() {
+            State::Configuring => return Ok(()),
+            State::Built(app) | State::Stopped { app, .. } => (app.clone(), None),
+            State::Running { app, reload, .. } => (app.clone(), Some(reload.clone())),
+        };
+        match server {
+            Some(server) => Ok(server.reload()?),
+            None => Ok(app.reload()?),
         }
     }
 

@@ -30,6 +30,7 @@ pub mod contract;
 pub mod dispatch;
 pub mod host;
 pub mod host_options;
+mod https_client;
 pub mod identity;
 pub mod path_params;
 pub mod problem;
@@ -50,4 +51,4 @@ pub use dispatch::{
     PendingRequest, RequestQueue, Responder,
 };
 pub use host::{Host, HostError};
-pub use server::{ServerError, ServerHandle};
+pub use server::{ReloadError, ServerError, ServerHandle};

@@ -192,3 +192,82 @@ fn unknown_handler_operation_is_refused_at_build() {
         .unwrap();
     assert!(error.to_string().contains("\"nope\""), "{error}");
 }
+
+/// HTTP Basic: the password is checked in core and the handler never sees the header that
+/// carried it; an operation without Basic keeps its `Authorization` header.
+#[test]
+fn basic_passwords_stay_in_core() {
+    use base64::Engine as _;
+
+    let contract = Contract::from_value(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "basic", "version": "1"},
+        "components": {"securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        "paths": {
+            "/basic": {"get": {"operationId": "basic", "security": [{"basic": []}], "responses": {"200": {
+                "description": "ok", "content": {"application/json": {"schema": {}}}}}}},
+            "/open": {"get": {"operationId": "open", "responses": {"200": {
+                "description": "ok", "content": {"application/json": {"schema": {}}}}}}}
+        }
+    }))
+    .unwrap();
+    let mut config = Config::default();
+    config.identity.basic.users.push(armature_core::config::BasicUserConfig {
+        name: "ada".into(),
+        password_hash: bcrypt::hash("s3cret:with:colons", 4).unwrap(),
+        scopes: vec!["notes:read".into()],
+    });
+    let seen = |request: armature_core::HandlerRequest| async move {
+        let authorization = request.headers.get("authorization").map(|v| v.to_str().unwrap_or("?").to_owned());
+        Ok(HandlerResponse::json(
+            StatusCode::OK,
+            &json!({"identity": request.identity.to_json(), "authorization": authorization}),
+        ))
+    };
+    let app = App::builder(config)
+        .contract(contract)
+        .handler("basic", Handler::from_async(seen))
+        .handler("open", Handler::from_async(seen))
+        .build()
+        .unwrap();
+    let client = TestClient::new(app).unwrap();
+    let header = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("ada:s3cret:with:colons"));
+    let answer = client.get("/basic").header("authorization", &header).send().unwrap();
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.json(),
+        json!({"identity": {"kind": "basic", "subject": "ada", "claims": null, "scopes": ["notes:read"]}, "authorization": null})
+    );
+    let wrong = client.get("/basic").header("authorization", "Basic YWRhOm5vcGU=").send().unwrap();
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.header("www-authenticate"), Some(r#"Basic realm="armature", charset="UTF-8""#));
+    // Where Basic is not the operation's business, the header is the handler's to read.
+    let open = client.get("/open").header("authorization", &header).send().unwrap();
+    assert_eq!(open.json()["authorization"], json!(header));
+}
+
+/// A contract that needs what the configuration cannot verify does not load: HTTP Basic
+/// without users, and an HTTP scheme Armature does not verify at all.
+#[test]
+fn unverifiable_http_schemes_fail_at_build_naming_operation_and_scheme() {
+    let contract = |scheme: &str| {
+        Contract::from_value(json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "components": {"securitySchemes": {"creds": {"type": "http", "scheme": scheme}}},
+            "paths": {"/a": {"get": {"operationId": "ListService", "security": [{"creds": []}],
+                                     "responses": {"200": {"description": "ok"}}}}}
+        }))
+        .unwrap()
+    };
+    let error =
+        |scheme: &str| App::builder(Config::default()).contract(contract(scheme)).build().err().unwrap().to_string();
+    assert_eq!(
+        error("basic"),
+        r#"operation "ListService" requires security scheme "creds": no Basic users configured (identity.basic.users or identity.basic.htpasswd_file)"#
+    );
+    assert_eq!(
+        error("digest"),
+        r#"operation "ListService" requires security scheme "creds": http scheme "digest" is not supported"#
+    );
+}

@@ -5,7 +5,8 @@
 //! Modules: [`status`] (status codes, error objects, the panic boundary), [`strings`]
 //! (pointer + length), [`handle`] (owned handles), [`config`] (configuration and contract),
 //! [`server`] (life cycle, callback and pull modes; the pollable descriptor is core's
-//! `RequestQueue::readable_fd`), [`request`] and [`responder`] (one request), and
+//! `RequestQueue::readable_fd`), [`request`] and [`responder`] (one request), [`outgoing_call`]
+//! (a handler's outgoing call, exported as a client span), and
 //! [`in_process`] (a request through the pipeline without a socket, for test clients).
 
 // Every entry takes raw pointers from C and states, in its doc (and so in the header), what
@@ -17,6 +18,7 @@ pub mod config;
 mod handle;
 mod header_line;
 pub mod in_process;
+pub mod outgoing_call;
 pub mod request;
 pub mod responder;
 pub mod server;

@@ -53,6 +53,11 @@ impl ArmatureRequest {
         }
     }
 
+    /// The core's request, for the modules of this crate that act on it.
+    pub(crate) fn handler_request(&self) -> &HandlerRequest {
+        &self.inner
+    }
+
     fn params(&self, location: ArmatureParamLocation) -> Result<(usize, &Map<String, Value>), FfiError> {
         let params = &self.inner.params;
         match location {
@@ -252,20 +257,30 @@ pub extern "C" fn armature_request_outgoing_traceparent(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     with_handle(request, "request", error, |request| {
-        if buffer.is_null() {
-            return Err(FfiError::NullArgument("buffer"));
-        }
-        if capacity < ARMATURE_TRACEPARENT_LEN {
-            return Err(FfiError::InvalidArgument(format!(
-                "buffer: {capacity} bytes, a traceparent needs {ARMATURE_TRACEPARENT_LEN}"
-            )));
-        }
-        let traceparent = request.inner.trace.outgoing().traceparent;
-        // SAFETY: checked non-NULL, and the caller vouches for `capacity` writable bytes, at
-        // least the 55 copied.
-        unsafe { std::ptr::copy_nonoverlapping(traceparent.as_ptr(), buffer, ARMATURE_TRACEPARENT_LEN) };
-        Ok(())
+        // SAFETY: the caller vouches for `capacity` writable bytes at `buffer` (or NULL).
+        unsafe { write_traceparent(&request.inner.trace.outgoing().traceparent, buffer, capacity) }
     })
+}
+
+/// Copies a version-00 `traceparent` (always `ARMATURE_TRACEPARENT_LEN` bytes) into the caller's
+/// buffer, refusing NULL and a buffer too small for it.
+///
+/// # Safety
+/// `buffer` must be NULL or valid for `capacity` byte writes.
+pub(crate) unsafe fn write_traceparent(traceparent: &str, buffer: *mut u8, capacity: usize) -> Result<(), FfiError> {
+    if buffer.is_null() {
+        return Err(FfiError::NullArgument("buffer"));
+    }
+    if capacity < ARMATURE_TRACEPARENT_LEN {
+        return Err(FfiError::InvalidArgument(format!(
+            "buffer: {capacity} bytes, a traceparent needs {ARMATURE_TRACEPARENT_LEN}"
+        )));
+    }
+    // Core formats version 00, always 55 bytes; `min` keeps the copy in bounds regardless.
+    let len = traceparent.len().min(ARMATURE_TRACEPARENT_LEN);
+    // SAFETY: checked non-NULL; `len` is within both the source and the caller's `capacity`.
+    unsafe { std::ptr::copy_nonoverlapping(traceparent.as_ptr(), buffer, len) };
+    Ok(())
 }
 
 /// The request body, already checked against the contract. Bytes, not necessarily UTF-8.

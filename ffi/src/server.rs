@@ -221,6 +221,24 @@ pub extern "C" fn armature_server_shutdown(
     on_server(server, error, |server| Ok(server.host.shutdown()?))
 }
 
+/// Re-reads the files the configuration names for identity (JWT key and JWKS files, Basic
+/// users), authorization (Rego policies and data) and, while serving HTTPS, the TLS certificate
+/// and key, and swaps them in at once: what SIGHUP does. Requests in flight finish on the old
+/// set; new TLS handshakes use the new certificate. When any file cannot be used nothing
+/// changes, `ARMATURE_STATUS_RELOAD` is returned and the message names the file. Before the
+/// server started it does nothing (the files are read at start). The outcome is logged to
+/// stderr and counted in `armature_reloads_total`.
+///
+/// Thread safety: any thread but a core thread (never from a handler). Blocks while the files
+/// are read and the policy compiles.
+#[no_mangle]
+pub extern "C" fn armature_server_reload(
+    server: *mut ArmatureServer,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    on_server(server, error, |server| Ok(server.host.reload()?))
+}
+
 /// Blocks until the server has stopped (after `armature_server_shutdown` from another thread),
 /// then closes the request queue. Several threads may wait at once.
 ///

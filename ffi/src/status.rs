@@ -48,6 +48,9 @@ pub const ARMATURE_STATUS_CLOSED: ArmatureStatus = 16;
 pub const ARMATURE_STATUS_IO: ArmatureStatus = 17;
 /// A bug in Armature: a Rust panic was caught at the boundary. The handle stays usable.
 pub const ARMATURE_STATUS_PANIC: ArmatureStatus = 18;
+/// A reload read a file that cannot be used (bad PEM, a policy that does not compile); nothing
+/// was changed and the service runs on as before. The message names the file.
+pub const ARMATURE_STATUS_RELOAD: ArmatureStatus = 19;
 
 /// Why a call failed, in Rust; becomes a status and an [`ArmatureError`] at the boundary.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,9 @@ pub enum FfiError {
     /// Starting the server.
     #[error(transparent)]
     Server(#[from] armature_core::ServerError),
+    /// A reload that changed nothing.
+    #[error(transparent)]
+    Reload(#[from] armature_core::ReloadError),
     /// The server has started.
     #[error("the server has already started")]
     AlreadyStarted,
@@ -113,6 +119,7 @@ impl From<armature_core::HostError> for FfiError {
         match error {
             HostError::App(error) => Self::App(error),
             HostError::Server(error) => Self::Server(error),
+            HostError::Reload(error) => Self::Reload(error),
             // C hosts never build without starting: a built host is a started one to them.
             HostError::AlreadyStarted | HostError::AlreadyBuilt => Self::AlreadyStarted,
             HostError::NotStarted => Self::NotStarted,
@@ -137,6 +144,7 @@ impl FfiError {
             Self::App(armature_core::AppError::DuplicateHandler(_)) => ARMATURE_STATUS_DUPLICATE_HANDLER,
             Self::App(_) => ARMATURE_STATUS_APP,
             Self::Server(_) => ARMATURE_STATUS_SERVER,
+            Self::Reload(_) => ARMATURE_STATUS_RELOAD,
             Self::AlreadyStarted => ARMATURE_STATUS_ALREADY_STARTED,
             Self::NotStarted => ARMATURE_STATUS_NOT_STARTED,
             Self::Running => ARMATURE_STATUS_RUNNING,
@@ -263,6 +271,7 @@ pub extern "C" fn armature_status_name(status: ArmatureStatus) -> *const c_char 
         ARMATURE_STATUS_CLOSED => c"ARMATURE_STATUS_CLOSED",
         ARMATURE_STATUS_IO => c"ARMATURE_STATUS_IO",
         ARMATURE_STATUS_PANIC => c"ARMATURE_STATUS_PANIC",
+        ARMATURE_STATUS_RELOAD => c"ARMATURE_STATUS_RELOAD",
         _ => c"ARMATURE_STATUS_UNKNOWN",
     };
     name.as_ptr()
@@ -296,7 +305,7 @@ mod tests {
 
     #[test]
     fn every_status_has_a_name() {
-        for status in ARMATURE_STATUS_OK..=ARMATURE_STATUS_PANIC {
+        for status in ARMATURE_STATUS_OK..=ARMATURE_STATUS_RELOAD {
             let name = unsafe { CStr::from_ptr(armature_status_name(status)) }.to_str().unwrap();
             assert!(name.starts_with("ARMATURE_STATUS_") && name != "ARMATURE_STATUS_UNKNOWN", "{status}: {name}");
         }

@@ -115,6 +115,7 @@ fn identity_of(text: &RequestText) -> Identity {
         Some("jwt") => IdentityKind::Jwt,
         Some("api_key") => IdentityKind::ApiKey,
         Some("mtls") => IdentityKind::Mtls,
+        Some("basic") => IdentityKind::Basic,
         _ => IdentityKind::Anonymous,
     };
     Identity {

@@ -113,10 +113,18 @@ export declare class App {
     openapi(): Record<string, unknown>;
     /**
      * Starts serving on core's threads; resolves with the bound address once the socket is bound.
-     * Until `close`, the process stays alive. SIGTERM and SIGINT close the app and exit 0, unless
-     * the process already has listeners for them.
+     * Until `close`, the process stays alive. SIGTERM and SIGINT close the app and exit 0, and
+     * SIGHUP reloads it (see `reload`), unless the process already has listeners for them.
      */
     listen(options?: ListenOptions): Promise<Address>;
+    /**
+     * Re-reads the files the configuration names for identity (JWT key and JWKS files, Basic
+     * users), authorization (Rego policies and data) and HTTPS (certificate and key), and swaps
+     * them in at once, as SIGHUP does: requests in flight finish on the old set. Throws
+     * `ConfigError` naming the file, and changes nothing, when one cannot be used. Blocks while
+     * the policy compiles. Does nothing unless the app is listening or built.
+     */
+    reload(): void;
     /** Stops accepting, finishes the requests in flight, and resolves once the server has stopped. */
     close(): Promise<void>;
     /**

@@ -2,7 +2,7 @@
 
 import * as native from '../native'
 import { drain, type Handler, type Operation } from './dispatch'
-import { ContractError, native as call, translate } from './errors'
+import { ConfigError, ContractError, native as call, translate } from './errors'
 
 /** A JSON Schema (core validates requests and responses against it). */
 export type JsonSchema = Record<string, unknown> | boolean
@@ -186,8 +186,8 @@ export class App {
 
   /**
    * Starts serving on core's threads; resolves with the bound address once the socket is bound.
-   * Until `close`, the process stays alive. SIGTERM and SIGINT close the app and exit 0, unless
-   * the process already has listeners for them.
+   * Until `close`, the process stays alive. SIGTERM and SIGINT close the app and exit 0, and
+   * SIGHUP reloads it (see `reload`), unless the process already has listeners for them.
    */
   async listen(options: ListenOptions = {}): Promise<Address> {
     if (this.#state.kind !== 'configuring' && this.#state.kind !== 'built') {
@@ -204,6 +204,19 @@ export class App {
     const host = bound.slice(0, colon).replace(/^\[|\]$/g, '')
     const port = Number(bound.slice(colon + 1))
     return { host, port, url: `http://${bound}` }
+  }
+
+  /**
+   * Re-reads the files the configuration names for identity (JWT key and JWKS files, Basic
+   * users), authorization (Rego policies and data) and HTTPS (certificate and key), and swaps
+   * them in at once, as SIGHUP does: requests in flight finish on the old set. Throws
+   * `ConfigError` naming the file, and changes nothing, when one cannot be used. Blocks while
+   * the policy compiles. Does nothing unless the app is listening or built.
+   */
+  reload(): void {
+    const state = this.#state
+    if (state.kind === 'configuring') return
+    call(() => state.service.reload())
   }
 
   /** Stops accepting, finishes the requests in flight, and resolves once the server has stopped. */
@@ -306,8 +319,19 @@ export class App {
         installed.push(signal)
       }
     }
+    const onHangup = (): void => {
+      try {
+        this.reload()
+      } catch (error) {
+        // Core has logged and counted the failure; the service runs on as before.
+        if (!(error instanceof ConfigError)) throw error
+      }
+    }
+    const reloads = process.listenerCount('SIGHUP') === 0
+    if (reloads) process.on('SIGHUP', onHangup)
     return () => {
       for (const signal of installed) process.removeListener(signal, onSignal)
+      if (reloads) process.removeListener('SIGHUP', onHangup)
     }
   }
 }

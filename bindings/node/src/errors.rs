@@ -46,6 +46,8 @@ pub(crate) fn host_error(error: HostError) -> Error<String> {
     match error {
         HostError::App(error) => app_error(error),
         HostError::Server(error) => self::error(SERVER, error.to_string()),
+        // A reload re-reads files the configuration names; nothing changed.
+        HostError::Reload(error) => self::error(CONFIG, error.to_string()),
         HostError::AlreadyStarted | HostError::AlreadyBuilt | HostError::NotStarted | HostError::Runtime(_) => {
             self::error(STATE, error.to_string())
         }

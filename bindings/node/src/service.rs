@@ -148,6 +148,14 @@ impl Service {
         let _ = self.host.shutdown();
     }
 
+    /// Re-reads the identity, policy and TLS files and swaps them in at once (what SIGHUP does);
+    /// throws ARMATURE_CONFIG and changes nothing when one cannot be used. Blocks while the
+    /// policy compiles.
+    #[napi]
+    pub fn reload(&self) -> Result<()> {
+        self.host.reload().map_err(host_error)
+    }
+
     /// Resolves once the server has stopped (it waits on the libuv thread pool, and keeps the
     /// process alive meanwhile); the queue is closed by then. Resolves at once if it never
     /// started.

@@ -72,6 +72,7 @@ export function conformanceApp(): App {
     })
     .operation('whoami', whoami)
     .operation('whoamiOptional', whoami)
+    .operation('whoamiBasic', whoami)
     .operation('listNotes', (req) => ({
       owner: req.params.path.owner,
       viewer: req.subject,

@@ -11,6 +11,12 @@
 //! - `other-rsa.key.pem`: an RSA key the server does not know (signs the `unknown_kid` token).
 //! - `jwks.json`: the public JWK set.
 //! - `tokens.json`: token name -> compact JWT, valid ones and deliberately broken ones.
+//! - `tls-ca.pem` (and `tls-ca.key.pem`): a test CA; `tls-server.pem` / `tls-server.key.pem`:
+//!   a server certificate for `localhost` and `127.0.0.1` it signed; `tls-client.pem` /
+//!   `tls-client.key.pem`: a client certificate it signed, SPIFFE id
+//!   `spiffe://armature.test/orders`.
+//! - `basic.htpasswd`: HTTP Basic users, `ada` (bcrypt) and `grace` (argon2id), whose passwords
+//!   are [`BASIC_USERS`]; the hashes use the lowest costs, so the cases stay fast.
 //!
 //! The output is checked in; cases refer to tokens by name (`{{token:NAME}}`), so regenerating
 //! needs no edit to them:
@@ -55,6 +61,10 @@ const EXP: u64 = 4_102_444_800;
 
 const RSA_BITS: usize = 2048;
 const HS_SECRET_BYTES: usize = 48;
+
+/// The Basic users of `basic.htpasswd`: (name, password, hash kind). TEST-ONLY passwords.
+pub(crate) const BASIC_USERS: [(&str, &str, &str); 2] =
+    [("ada", "ada-test-password", "bcrypt"), ("grace", "grace-test-password", "argon2id")];
 
 const USAGE: &str = "usage: armature-credentials [OUTPUT_DIR]   (default: conformance/credentials)";
 
@@ -163,7 +173,72 @@ fn generate() -> Result<Vec<(&'static str, String)>> {
         ("other-rsa.key.pem", other_rsa_key_pem),
         ("jwks.json", serde_json::to_string_pretty(&jwks)? + "\n"),
         ("tokens.json", serde_json::to_string_pretty(&tokens)? + "\n"),
+        ("basic.htpasswd", htpasswd()?),
+    ]
+    .into_iter()
+    .chain(tls_files()?)
+    .collect())
+}
+
+/// The test CA and the server and client certificates it signs (ECDSA P-256, rcgen's defaults:
+/// valid until 4096).
+fn tls_files() -> Result<Vec<(&'static str, String)>> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        SanType,
+    };
+
+    let ca_key = KeyPair::generate()?;
+    let ca_key_pem = ca_key.serialize_pem();
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name.push(DnType::CommonName, "Armature conformance test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_pem = ca.self_signed(&ca_key)?.pem();
+    let issuer = Issuer::new(ca, ca_key);
+
+    let server_key = KeyPair::generate()?;
+    let mut server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
+    server.distinguished_name.push(DnType::CommonName, "localhost");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_pem = server.signed_by(&server_key, &issuer)?.pem();
+
+    let client_key = KeyPair::generate()?;
+    let mut client = CertificateParams::new(Vec::<String>::new())?;
+    client.distinguished_name.push(DnType::CommonName, "orders-service");
+    client.subject_alt_names = vec![SanType::URI("spiffe://armature.test/orders".try_into()?)];
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_pem = client.signed_by(&client_key, &issuer)?.pem();
+
+    Ok(vec![
+        ("tls-ca.pem", ca_pem),
+        ("tls-ca.key.pem", ca_key_pem),
+        ("tls-server.pem", server_pem),
+        ("tls-server.key.pem", server_key.serialize_pem()),
+        ("tls-client.pem", client_pem),
+        ("tls-client.key.pem", client_key.serialize_pem()),
     ])
+}
+
+/// `basic.htpasswd`: each user of [`BASIC_USERS`] with a fresh salt, at the lowest cost of its
+/// hash (bcrypt 4; argon2id 1 MiB, 1 pass), which only a test may use.
+fn htpasswd() -> Result<String> {
+    use argon2::password_hash::{PasswordHasher as _, SaltString};
+
+    let mut text = String::from("# TEST-ONLY Basic users of the conformance cases (armature-credentials).\n");
+    for (name, password, kind) in BASIC_USERS {
+        let hash = match kind {
+            "bcrypt" => bcrypt::hash(password, 4)?,
+            _ => {
+                let params = argon2::Params::new(1024, 1, 1, None).map_err(|e| e.to_string())?;
+                let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+                let salt = SaltString::generate(&mut OsRng);
+                argon.hash_password(password.as_bytes(), &salt).map_err(|e| e.to_string())?.to_string()
+            }
+        };
+        text.push_str(&format!("{name}:{hash}\n"));
+    }
+    Ok(text)
 }
 
 /// Signing keys for [`tokens`].

@@ -132,3 +132,25 @@ fn no_token_is_missing_or_extra() {
     expected.sort();
     assert_eq!(names, expected);
 }
+
+/// Each user of `basic.htpasswd` verifies with its password from BASIC_USERS, and not with another.
+#[test]
+fn basic_users_verify_their_passwords() {
+    use argon2::{PasswordHash, PasswordVerifier as _};
+
+    let text = read("basic.htpasswd");
+    let lines: Vec<(&str, &str)> =
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split_once(':')).collect();
+    assert_eq!(lines.len(), super::BASIC_USERS.len());
+    for ((name, hash), (user, password, kind)) in lines.into_iter().zip(super::BASIC_USERS) {
+        assert_eq!(name, user);
+        let verifies = |candidate: &str| match kind {
+            "bcrypt" => bcrypt::verify(candidate, hash).unwrap(),
+            _ => argon2::Argon2::default()
+                .verify_password(candidate.as_bytes(), &PasswordHash::new(hash).unwrap())
+                .is_ok(),
+        };
+        assert!(verifies(password), "{name}");
+        assert!(!verifies("wrong"), "{name}");
+    }
+}

@@ -52,6 +52,24 @@ pub struct CaseRequest {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Request body (empty when the case gives none).
     pub body: Bytes,
+    /// Sent over HTTPS, with these settings (`request.tls`); over plain HTTP when None.
+    pub tls: Option<TlsRequest>,
+}
+
+/// How a case's HTTPS connection is made (`request.tls`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsRequest {
+    /// The ALPN protocols offered, in order (`h2`, `http/1.1`); default both.
+    #[serde(default = "both_protocols")]
+    pub alpn: Vec<String>,
+    /// Whether the test client certificate (`credentials/tls-client.pem`) is presented.
+    #[serde(default)]
+    pub client_certificate: bool,
+}
+
+fn both_protocols() -> Vec<String> {
+    vec!["h2".into(), "http/1.1".into()]
 }
 
 /// What a response header must look like.
@@ -86,6 +104,8 @@ pub struct Expectation {
     pub json_absent: Vec<String>,
     /// Substrings that must not occur in the body text.
     pub body_not_contains: Vec<String>,
+    /// The HTTP version the response came in (`HTTP/1.1`, `HTTP/2`), when the case says.
+    pub version: Option<String>,
 }
 
 /// Why case files could not be loaded.
@@ -172,6 +192,8 @@ struct RawRequest {
     json: Option<Value>,
     #[serde(default)]
     body_repeat: Option<BodyRepeat>,
+    #[serde(default)]
+    tls: Option<TlsRequest>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +221,8 @@ struct RawExpect {
     json_absent: Vec<String>,
     #[serde(default)]
     body_not_contains: Vec<String>,
+    #[serde(default)]
+    version: Option<String>,
 }
 
 /// Keeps an explicit `null` as `Some(Value::Null)` (a missing key stays `None`).
@@ -341,7 +365,12 @@ fn build_request(raw: RawRequest) -> Result<CaseRequest, String> {
         Bytes::new()
     };
 
-    Ok(CaseRequest { method, path: raw.path, headers, body })
+    if let Some(tls) = &raw.tls {
+        if let Some(unknown) = tls.alpn.iter().find(|p| !matches!(p.as_str(), "h2" | "http/1.1")) {
+            return Err(format!("request.tls.alpn: {unknown:?} is not h2 or http/1.1"));
+        }
+    }
+    Ok(CaseRequest { method, path: raw.path, headers, body, tls: raw.tls })
 }
 
 fn build_expect(raw: RawExpect) -> Result<Expectation, String> {
@@ -387,6 +416,12 @@ fn build_expect(raw: RawExpect) -> Result<Expectation, String> {
         json_subset: raw.json_subset,
         json_absent: raw.json_absent,
         body_not_contains: raw.body_not_contains,
+        version: match raw.version {
+            Some(version) if !matches!(version.as_str(), "HTTP/1.1" | "HTTP/2") => {
+                return Err(format!("expect.version: {version:?} is not HTTP/1.1 or HTTP/2"))
+            }
+            version => version,
+        },
     })
 }
 

@@ -27,7 +27,7 @@ pub mod placeholders;
 pub mod process_transport;
 pub mod runner;
 
-pub use case::{load_dir, load_str, Case, CaseRequest, Expectation, HeaderExpectation, LoadError};
+pub use case::{load_dir, load_str, Case, CaseRequest, Expectation, HeaderExpectation, LoadError, TlsRequest};
 pub use matcher::{check, compare_json, match_json_subset, JsonMode, Observed};
 pub use placeholders::Tokens;
 pub use runner::{BaseUrlError, CaseResult, Outcome, Runner};

@@ -1,27 +1,30 @@
 //! `armature-conformance`: runs the conformance cases against a running server.
 //!
 //! ```text
-//! armature-conformance --base-url http://127.0.0.1:8080 [--cases conformance/cases]
-//!                      [--filter substring] [--timeout-ms 10000]
+//! armature-conformance --base-url http://127.0.0.1:8080 [--tls-base-url https://127.0.0.1:8443]
+//!                      [--cases conformance/cases] [--filter substring] [--timeout-ms 10000]
 //! armature-conformance --transport-command 'node transport.js' [...]
 //! ```
 //! `--transport-command` sends each case to that child process instead of a socket (a binding's
 //! in-process transport; the line protocol is in `process_transport`).
-//! Prints one line per case (`ok` or `FAIL`), then a report for each failure, then
-//! `N passed, N failed`. Exits 0 when all pass, 1 on any failure, 2 on a usage or
-//! loading error.
+//! Prints one line per case (`ok`, `FAIL` or `skip`), then a report for each failure, then
+//! `N passed, N failed, N skipped`. Cases with `request.tls` are skipped without
+//! `--tls-base-url`. Exits 0 when none failed, 1 on any failure, 2 on a usage or loading error.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use armature_conformance::{load_dir, Runner};
+use armature_conformance::{load_dir, Outcome, Runner};
 
 const USAGE: &str = "\
-usage: armature-conformance (--base-url URL | --transport-command CMD) [--cases DIR]
-                            [--filter SUBSTRING] [--timeout-ms MS]
+usage: armature-conformance (--base-url URL | --transport-command CMD) [--tls-base-url URL]
+                            [--cases DIR] [--filter SUBSTRING] [--timeout-ms MS]
 
   --base-url URL       server to test, e.g. http://127.0.0.1:8080
+  --tls-base-url URL   the same server's HTTPS listener, e.g. https://127.0.0.1:8443, for the
+                       cases with request.tls (skipped without it); the test CA and client
+                       certificate are read from the cases directory's ../credentials
   --transport-command CMD
                        instead of a server: a process (sh -c CMD) answering one JSON
                        request line with one JSON response line (see process_transport)
@@ -36,6 +39,7 @@ enum Target {
 
 struct Args {
     target: Target,
+    tls_base_url: Option<String>,
     cases: PathBuf,
     filter: Option<String>,
     timeout: Duration,
@@ -48,6 +52,7 @@ enum Parsed {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut base_url = None;
+    let mut tls_base_url = None;
     let mut command = None;
     let mut cases = PathBuf::from("conformance/cases");
     let mut filter = None;
@@ -63,6 +68,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
         let mut value = || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--base-url" => base_url = Some(value()?),
+            "--tls-base-url" => tls_base_url = Some(value()?),
             "--transport-command" => command = Some(value()?),
             "--cases" => cases = PathBuf::from(value()?),
             "--filter" => filter = Some(value()?),
@@ -79,7 +85,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> 
         (None, Some(command)) => Target::Command(command),
         _ => return Err("give one of --base-url and --transport-command".into()),
     };
-    Ok(Parsed::Run(Args { target, cases, filter, timeout }))
+    Ok(Parsed::Run(Args { target, tls_base_url, cases, filter, timeout }))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -101,6 +107,11 @@ async fn main() -> ExitCode {
             Runner::with_process(command, args.timeout).map_err(|e| format!("cannot start {command:?}: {e}"))
         }
     };
+    let credentials = args.cases.join("../credentials");
+    let runner = runner.and_then(|runner| match &args.tls_base_url {
+        Some(url) => runner.with_tls(url, &credentials).map_err(|e| e.to_string()),
+        None => Ok(runner),
+    });
     let runner = match runner {
         Ok(runner) => runner,
         Err(e) => {
@@ -124,10 +135,14 @@ async fn main() -> ExitCode {
     }
 
     let mut failures = Vec::new();
+    let mut skipped = 0;
     for case in &cases {
         let result = runner.run(case).await;
         if result.passed() {
             println!("ok   {} ({})", case.name, case.file);
+        } else if let Outcome::Skipped(reason) = &result.outcome {
+            println!("skip {} ({}): {reason}", case.name, case.file);
+            skipped += 1;
         } else {
             println!("FAIL {} ({})", case.name, case.file);
             failures.push(result);
@@ -140,7 +155,7 @@ async fn main() -> ExitCode {
         }
     }
     let failed = failures.len();
-    println!("{} passed, {} failed", cases.len() - failed, failed);
+    println!("{} passed, {} failed, {skipped} skipped", cases.len() - failed - skipped, failed);
     if failed == 0 {
         ExitCode::SUCCESS
     } else {

@@ -7,6 +7,15 @@ use serde_json::Value;
 
 use crate::case::{escape_pointer, Expectation, HeaderExpectation, ANY, REGEX_PREFIX};
 
+/// `HTTP/1.1`, `HTTP/2`: as case files write versions (http's own names say `HTTP/2.0`).
+fn version_name(version: http::Version) -> String {
+    match version {
+        http::Version::HTTP_2 => "HTTP/2".to_owned(),
+        http::Version::HTTP_3 => "HTTP/3".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// A response as it came back from the server.
 #[derive(Debug, Clone)]
 pub struct Observed {
@@ -16,6 +25,8 @@ pub struct Observed {
     pub headers: HeaderMap,
     /// The whole body.
     pub body: Bytes,
+    /// The HTTP version of the response, where the transport has one.
+    pub version: Option<http::Version>,
 }
 
 impl Observed {
@@ -51,6 +62,12 @@ pub fn check(expect: &Expectation, observed: &Observed) -> Vec<String> {
     let mut problems = Vec::new();
     if observed.status.as_u16() != expect.status {
         problems.push(format!("status: expected {}, got {}", expect.status, observed.status.as_u16()));
+    }
+    if let Some(version) = &expect.version {
+        let got = observed.version.map(version_name);
+        if got.as_deref() != Some(version.as_str()) {
+            problems.push(format!("version: expected {version}, got {}", got.as_deref().unwrap_or("none")));
+        }
     }
     for (name, expectation) in &expect.headers {
         if let Some(problem) = check_header(name.as_str(), expectation, observed) {
@@ -218,12 +235,24 @@ mod tests {
             status: StatusCode::from_u16(status).expect("status"),
             headers: map,
             body: Bytes::from(body.to_string()),
+            version: None,
         }
     }
 
     fn expectation(expect_yaml: &str) -> Expectation {
         let text = format!("- name: t\n  request: {{method: GET, path: /}}\n  expect: {expect_yaml}\n");
         load_str("t.yaml", &text).expect("case loads").remove(0).expect
+    }
+
+    #[test]
+    fn the_version_must_be_the_one_the_case_names() {
+        let expect = expectation("{status: 200, version: HTTP/2}");
+        let mut sent = observed(200, &[], "");
+        assert_eq!(check(&expect, &sent), vec!["version: expected HTTP/2, got none".to_owned()]);
+        sent.version = Some(http::Version::HTTP_11);
+        assert_eq!(check(&expect, &sent), vec!["version: expected HTTP/2, got HTTP/1.1".to_owned()]);
+        sent.version = Some(http::Version::HTTP_2);
+        assert!(check(&expect, &sent).is_empty());
     }
 
     #[test]

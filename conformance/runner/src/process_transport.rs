@@ -106,6 +106,6 @@ impl ProcessTransport {
             headers.append(name, value);
         }
         let body = BASE64.decode(wire.body.as_bytes()).map_err(|e| format!("body: {e}"))?;
-        Ok(Observed { status, headers, body: Bytes::from(body) })
+        Ok(Observed { status, headers, body: Bytes::from(body), version: None })
     }
 }

@@ -1,6 +1,8 @@
-//! Sends cases to a running server over HTTP/1.1 and reports what came back.
+//! Sends cases to a running server over HTTP/1.1 (and, for cases with `request.tls`, over
+//! HTTPS with the test CA, ALPN and client certificate they ask for) and reports what came back.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Mutex;
 
-use crate::case::{Case, CaseRequest};
+use crate::case::{Case, CaseRequest, TlsRequest};
 use crate::matcher::{check, describe_header, Observed};
 use crate::process_transport::ProcessTransport;
 
@@ -34,6 +36,16 @@ pub struct BaseUrlError {
 pub struct Runner {
     transport: Transport,
     timeout: Duration,
+    /// Where cases with `request.tls` go; without it they are skipped.
+    tls: Option<TlsTarget>,
+}
+
+/// The HTTPS address of the server under test, and the directory of the test CA and client
+/// certificate (`conformance/credentials`).
+#[derive(Debug, Clone)]
+struct TlsTarget {
+    base: String,
+    credentials: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +70,9 @@ pub enum Outcome {
     },
     /// No response (connection refused, timeout, ...).
     Error(String),
+    /// Not run: the case needs HTTPS and the runner has no HTTPS address (an in-process
+    /// transport, or no `--tls-base-url`).
+    Skipped(&'static str),
 }
 
 /// A case together with its outcome.
@@ -90,27 +105,57 @@ impl Runner {
         // (an unread body, a timed-out handler) cannot disturb the next one.
         let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector);
         let base = base_url.trim_end_matches('/').to_string();
-        Ok(Self { transport: Transport::Http { client: Box::new(client), base }, timeout })
+        Ok(Self { transport: Transport::Http { client: Box::new(client), base }, timeout, tls: None })
+    }
+
+    /// Sends the cases with `request.tls` to `tls_base_url` (`https://127.0.0.1:port`, the
+    /// same server's HTTPS listener), trusting `credentials/tls-ca.pem` and presenting
+    /// `credentials/tls-client.pem` where a case asks for a client certificate.
+    pub fn with_tls(mut self, tls_base_url: &str, credentials: &Path) -> Result<Self, BaseUrlError> {
+        let invalid = |reason: &str| BaseUrlError { url: tls_base_url.to_string(), reason: reason.to_string() };
+        let uri: Uri = tls_base_url.parse().map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
+        if uri.scheme_str() != Some("https") || uri.authority().is_none() {
+            return Err(invalid("must be https://host:port"));
+        }
+        let base = tls_base_url.trim_end_matches('/').to_string();
+        self.tls = Some(TlsTarget { base, credentials: credentials.to_path_buf() });
+        Ok(self)
     }
 
     /// A runner that sends every case to a child process started with `sh -c command` (see
     /// [`ProcessTransport`]); each exchange must complete within `timeout`.
     pub fn with_process(command: &str, timeout: Duration) -> std::io::Result<Self> {
         let transport = ProcessTransport::spawn(command)?;
-        Ok(Self { transport: Transport::Process(Arc::new(Mutex::new(transport))), timeout })
+        Ok(Self { transport: Transport::Process(Arc::new(Mutex::new(transport))), timeout, tls: None })
     }
 
     /// Sends one request and reads the whole response.
     pub async fn send(&self, request: &CaseRequest) -> Result<Observed, String> {
-        let (client, base) = match &self.transport {
-            Transport::Http { client, base } => (client, base),
+        if let Some(tls) = &request.tls {
+            let target = self.tls.as_ref().ok_or("the case needs HTTPS and the runner has no HTTPS address")?;
+            let client = tls_client(&target.credentials, tls)?;
+            return self.exchange(&client, &target.base, request).await;
+        }
+        match &self.transport {
+            Transport::Http { client, base } => self.exchange(client, base, request).await,
             Transport::Process(process) => {
                 let mut process = process.lock().await;
-                return tokio::time::timeout(self.timeout, process.send(request))
+                tokio::time::timeout(self.timeout, process.send(request))
                     .await
-                    .map_err(|_| format!("no complete response within {:?}", self.timeout))?;
+                    .map_err(|_| format!("no complete response within {:?}", self.timeout))?
             }
-        };
+        }
+    }
+
+    async fn exchange<C>(
+        &self,
+        client: &Client<C, Full<Bytes>>,
+        base: &str,
+        request: &CaseRequest,
+    ) -> Result<Observed, String>
+    where
+        C: hyper_util::client::legacy::connect::Connect + Clone + Send + Sync + 'static,
+    {
         let url = format!("{}{}", base, request.path);
         let uri: Uri = url.parse().map_err(|e| format!("cannot build URL {url:?}: {e}"))?;
         let mut builder = Request::builder().method(request.method.clone()).uri(uri);
@@ -125,7 +170,7 @@ impl Runner {
             let (parts, body) = response.into_parts();
             let body =
                 body.collect().await.map_err(|e| format!("reading the body failed: {}", error_chain(&e)))?.to_bytes();
-            Ok(Observed { status: parts.status, headers: parts.headers, body })
+            Ok(Observed { status: parts.status, headers: parts.headers, body, version: Some(parts.version) })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
@@ -134,6 +179,10 @@ impl Runner {
 
     /// Runs one case.
     pub async fn run(&self, case: &Case) -> CaseResult {
+        if case.request.tls.is_some() && self.tls.is_none() {
+            let reason = "needs HTTPS (--tls-base-url), which this transport does not have";
+            return CaseResult { case: case.clone(), outcome: Outcome::Skipped(reason) };
+        }
         let outcome = match self.send(&case.request).await {
             Err(e) => Outcome::Error(e),
             Ok(observed) => {
@@ -164,13 +213,18 @@ impl CaseResult {
         matches!(self.outcome, Outcome::Passed)
     }
 
+    /// Whether the case was not run (see [`Outcome::Skipped`]).
+    pub fn skipped(&self) -> bool {
+        matches!(self.outcome, Outcome::Skipped(_))
+    }
+
     /// A multi-line report naming the case and its file, the request, what was expected
     /// and what came back; empty for a passed case.
     pub fn report(&self) -> String {
         let case = &self.case;
         let mut out = String::new();
         let problems: &[String] = match &self.outcome {
-            Outcome::Passed => return out,
+            Outcome::Passed | Outcome::Skipped(_) => return out,
             Outcome::Failed { problems, .. } => problems,
             Outcome::Error(e) => std::slice::from_ref(e),
         };
@@ -225,6 +279,44 @@ impl CaseResult {
         }
         out
     }
+}
+
+/// A client for one HTTPS case: the test CA, the ALPN protocols it offers, and the test client
+/// certificate when asked for. Made per case (a handful of cases): each gets a fresh connection.
+fn tls_client(
+    credentials: &Path,
+    tls: &TlsRequest,
+) -> Result<Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let read = |name: &str| credentials.join(name);
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = CertificateDer::from_pem_file(read("tls-ca.pem")).map_err(|e| format!("tls-ca.pem: {e}"))?;
+    roots.add(ca).map_err(|e| format!("tls-ca.pem: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+    let config = if tls.client_certificate {
+        let chain =
+            vec![CertificateDer::from_pem_file(read("tls-client.pem")).map_err(|e| format!("tls-client.pem: {e}"))?];
+        let key =
+            PrivateKeyDer::from_pem_file(read("tls-client.key.pem")).map_err(|e| format!("tls-client.key.pem: {e}"))?;
+        builder.with_client_auth_cert(chain, key).map_err(|e| e.to_string())?
+    } else {
+        builder.with_no_client_auth()
+    };
+    // hyper-rustls offers in ALPN exactly the protocols enabled here.
+    let offers = |protocol: &str| tls.alpn.iter().any(|p| p == protocol);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config).https_only();
+    let connector = match (offers("h2"), offers("http/1.1")) {
+        (true, true) => connector.enable_all_versions().build(),
+        (true, false) => connector.enable_http2().build(),
+        _ => connector.enable_http1().build(),
+    };
+    Ok(Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build(connector))
 }
 
 /// Quotes `text`, cut at [`MAX_SHOWN_BODY`] characters.

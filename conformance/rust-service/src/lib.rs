@@ -110,6 +110,7 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         .handler("deleteUser", sync(|_| Ok(HandlerResponse::empty(StatusCode::NO_CONTENT))))
         .handler("whoami", sync(move |r| ok_json(r.identity.to_json())))
         .handler("whoamiOptional", sync(move |r| ok_json(r.identity.to_json())))
+        .handler("whoamiBasic", sync(move |r| ok_json(r.identity.to_json())))
         .handler(
             "listNotes",
             sync(move |r| {

@@ -1,6 +1,7 @@
 //! An application: a contract, its handlers and a configuration, compiled into the request
 //! pipeline that every request runs through, whether it came over a socket or from a test client.
 
+mod access;
 mod context;
 mod request_head;
 mod stage;
@@ -19,15 +20,15 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
-use crate::authorization::{self, AuthorizationRequest, Authorizer, PolicyOperation};
+use crate::authorization::{self, AuthorizationRequest, Authorizer};
 use crate::config::{Config, ResponseValidation, ServerConfig};
 use crate::contract::{problem_responses, Contract, Operation, RouteMatch};
 use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
-use crate::identity::Authenticator;
 use crate::path_params::PathParams;
 use crate::problem::{self, Problem, ProblemKind, RenderContext};
 use crate::telemetry::recorder::{RouteLabel, Telemetry, TelemetryError};
 use crate::{answer_rules, validation};
+use access::{AccessCell, AccessControl};
 use context::RequestContext;
 use stage::Stage;
 
@@ -122,19 +123,11 @@ impl AppBuilder {
             }
         }
         let operation_ids = contract.operations().iter().map(|o| Arc::from(o.id.as_str())).collect();
-        let authenticator = Authenticator::new(&self.config.identity, &contract)?;
-        let authorizer = Authorizer::new(&self.config.authorization, &authenticator.credential_locations())?;
-        let policy_operations = match &authorizer {
-            Some(authorizer) => contract
-                .operations()
-                .iter()
-                .map(|op| authorizer.operation(&op.id, &op.tags, &op.path_template))
-                .collect(),
-            None => Vec::new(),
-        };
         let telemetry = Telemetry::new(&self.config.telemetry)?;
+        let access = AccessControl::build(&self.config, &contract, None, telemetry.metrics())?;
         let served_contract = if self.config.contract.document_problems {
-            let document = problem_responses::with_problem_responses(&contract, authorizer.is_some());
+            // A reload re-reads the policy files but cannot add or remove the policy itself.
+            let document = problem_responses::with_problem_responses(&contract, access.authorizer.is_some());
             // A serde_json::Value always serializes.
             Bytes::from(serde_json::to_vec(&document).unwrap_or_default())
         } else {
@@ -142,9 +135,8 @@ impl AppBuilder {
         };
         Ok(App {
             inner: Arc::new(AppInner {
-                authenticator,
-                authorizer,
-                policy_operations,
+                access: access::cell(access),
+                reloading: std::sync::Mutex::new(()),
                 telemetry,
                 request_timeout: Duration::from_millis(self.config.server.request_timeout_ms),
                 contract,
@@ -166,10 +158,10 @@ pub struct App {
 }
 
 struct AppInner {
-    authenticator: Authenticator,
-    authorizer: Option<Authorizer>,
-    /// `input.operation`'s constant parts, by operation index (empty without a policy).
-    policy_operations: Vec<PolicyOperation>,
+    /// Identity and authorization: what [`App::reload`] replaces.
+    access: AccessCell,
+    /// Held while a reload builds and swaps, so two at once cannot interleave.
+    reloading: std::sync::Mutex<()>,
     telemetry: Telemetry,
     contract: Arc<Contract>,
     /// `/openapi.json`: the contract, with core's own problem responses unless switched off.
@@ -218,6 +210,47 @@ impl App {
     /// The telemetry stage (metrics registry, log writer, span exporter).
     pub fn telemetry(&self) -> &Telemetry {
         &self.inner.telemetry
+    }
+
+    /// Re-reads every file identity and authorization name (JWT key and JWKS files, Basic users,
+    /// Rego policies and data), compiles them, and swaps them in as one: requests already routed
+    /// finish on the set they started with. When anything fails (a file is gone, a policy does
+    /// not compile) nothing changes. Either way the outcome is logged to stderr and counted in
+    /// `armature_reloads_total`. The configuration itself is not read again.
+    pub fn reload(&self) -> Result<(), AppError> {
+        self.reload_with(|| Ok::<_, AppError>(()), |()| {})
+    }
+
+    /// A reload that also prepares, then installs, something of the server's (its TLS
+    /// certificate): `prepare` runs first, the swap only when it and the stages were built.
+    pub(crate) fn reload_with<T, E>(
+        &self,
+        prepare: impl FnOnce() -> Result<T, E>,
+        install: impl FnOnce(T),
+    ) -> Result<(), E>
+    where
+        E: From<AppError> + std::fmt::Display,
+    {
+        let inner = &*self.inner;
+        let _one_at_a_time = inner.reloading.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let result = prepare().and_then(|prepared| {
+            let current = inner.access.load();
+            let access =
+                AccessControl::build(&inner.config, &inner.contract, Some(&current), inner.telemetry.metrics())?;
+            inner.access.store(Arc::new(access));
+            install(prepared);
+            Ok(())
+        });
+        let line = match &result {
+            Ok(()) => serde_json::json!({"level": "info", "event": "reloaded"}),
+            Err(error) => serde_json::json!({"level": "error", "event": "reload_failed", "error": error.to_string()}),
+        };
+        // Beside the JWKS fetch warnings: operators' events, not access log lines.
+        eprintln!("{line}");
+        if let Some(metrics) = inner.telemetry.metrics() {
+            metrics.reloaded(result.is_ok());
+        }
+        result
     }
 
     /// Runs one request through the whole pipeline.
@@ -307,10 +340,12 @@ impl App {
         let operation = inner.contract.operation_at(operation_index);
         context.route = RouteLabel::Operation { id: &operation.id, template: &operation.path_template };
         context.clock.routed_to(&operation.id);
+        // This request's identity and policy, to its end, whatever a reload swaps in meanwhile.
+        let access = inner.access.load_full();
 
         let identity = context
             .clock
-            .time_async(Stage::Identity, inner.authenticator.authenticate(&operation.security, &context.parts))
+            .time_async(Stage::Identity, access.authenticator.authenticate(&operation.security, &context.parts))
             .await?;
         context.subject.clone_from(&identity.subject);
 
@@ -322,7 +357,7 @@ impl App {
         // Parsed once, when the policy asks for it, and handed on to validation and the handler.
         let mut parsed_body = None;
         let mut policy_headers = Vec::new();
-        if let Some(authorizer) = &inner.authorizer {
+        if let Some(authorizer) = &access.authorizer {
             // The body is parsed for the policy only when asked for: most policies never look at it.
             if authorizer.include_body() && !body.is_empty() {
                 parsed_body = serde_json::from_slice::<Value>(&body).ok();
@@ -331,7 +366,7 @@ impl App {
                 parts: &context.parts,
                 body: parsed_body.as_ref(),
                 identity: &identity,
-                operation: &inner.policy_operations[operation_index],
+                operation: &access.policy_operations[operation_index],
                 path_params: &path_params,
             };
             policy_headers = context.clock.time(Stage::Authorization, || {
@@ -351,6 +386,9 @@ impl App {
         };
         // No stage after this one reads the request headers: they move to the handler's request.
         let mut headers = std::mem::take(&mut context.parts.headers);
+        if access.authenticator.takes_basic(&operation.security) {
+            headers.remove(http::header::AUTHORIZATION); // the Basic password stays in core
+        }
         for (name, value) in policy_headers {
             headers.append(name, value);
         }
@@ -365,6 +403,7 @@ impl App {
             json: checked.json,
             request_id: context.request_id.clone(),
             trace: context.trace.clone(),
+            client_spans: inner.telemetry.client_spans(context.clock.is_recording()),
             identity,
         };
         let mut response = context.clock.time_async(Stage::Handler, self.call(handler, request)).await?;

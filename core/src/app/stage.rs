@@ -101,6 +101,11 @@ impl<'a> StageClock<'a> {
         result
     }
 
+    /// Whether the request's span is recorded.
+    pub(crate) fn is_recording(&self) -> bool {
+        self.span.is_some()
+    }
+
     /// The span's stage timings, for telemetry once the request is answered.
     pub(crate) fn into_span(self) -> Option<SpanTimes> {
         self.span

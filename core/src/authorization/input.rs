@@ -120,10 +120,11 @@ const COMMON_HEADERS: [HeaderName; 13] = [
 pub(crate) struct InputBuilder {
     keys: Keys,
     http_scheme: Value,
+    https_scheme: Value,
     methods: Vec<(Method, Value)>,
     protocols: [Value; 5],
     common_headers: Vec<(HeaderName, Value)>,
-    identity_kinds: [Value; 4],
+    identity_kinds: [Value; IdentityKind::ALL.len()],
     anonymous: Value,
     empty_string: Value,
     empty_object: Value,
@@ -135,8 +136,7 @@ pub(crate) struct InputBuilder {
 impl InputBuilder {
     pub(crate) fn new(include_body: bool, credentials: &CredentialLocations) -> Self {
         let keys = Keys::new();
-        let identity_kinds = [IdentityKind::Anonymous, IdentityKind::Jwt, IdentityKind::ApiKey, IdentityKind::Mtls]
-            .map(|kind| Value::from(kind.as_str()));
+        let identity_kinds = IdentityKind::ALL.map(|kind| Value::from(kind.as_str()));
         let mut withheld_headers = vec![AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE];
         for name in &credentials.headers {
             if !withheld_headers.contains(name) {
@@ -145,6 +145,7 @@ impl InputBuilder {
         }
         let mut builder = Self {
             http_scheme: Value::from("http"),
+            https_scheme: Value::from("https"),
             methods: [
                 Method::GET,
                 Method::POST,
@@ -222,9 +223,17 @@ impl InputBuilder {
             (k.path.clone(), full_path),
             (k.headers.clone(), self.headers(&parts.headers)),
             (k.host.clone(), host),
-            // The server speaks plain HTTP; TLS, when there is any, ends at a proxy in front.
-            // The client-supplied `:scheme` of HTTP/2 is not trusted for this reason.
-            (k.scheme.clone(), self.http_scheme.clone()),
+            // `https` when this server terminated TLS for the request (server.tls); TLS that
+            // ends at a proxy in front is not seen, and the client-supplied `:scheme` of HTTP/2
+            // is not trusted.
+            (
+                k.scheme.clone(),
+                if parts.extensions.get::<crate::server::OverTls>().is_some() {
+                    self.https_scheme.clone()
+                } else {
+                    self.http_scheme.clone()
+                },
+            ),
             (k.protocol.clone(), self.protocol(parts.version)),
             (k.query.clone(), if query.is_empty() { self.empty_string.clone() } else { Value::from(query.as_ref()) }),
         ]);
@@ -262,14 +271,8 @@ impl InputBuilder {
     /// `input.identity`: `{"kind", "subject", "claims", "scopes"}`, as [`Identity::to_json`].
     fn identity(&self, identity: &Identity) -> Value {
         let k = &self.keys;
-        let kind = match identity.kind {
-            IdentityKind::Anonymous => 0,
-            IdentityKind::Jwt => 1,
-            IdentityKind::ApiKey => 2,
-            IdentityKind::Mtls => 3,
-        };
         object([
-            (k.kind.clone(), self.identity_kinds[kind].clone()),
+            (k.kind.clone(), self.identity_kinds[identity.kind.index()].clone()),
             (k.subject.clone(), identity.subject.as_deref().map_or(Value::Null, Value::from)),
             (k.claims.clone(), json_value(&identity.claims)),
             (

@@ -398,6 +398,11 @@ fn input_has_the_envoy_shape() {
     assert_eq!(input["attributes"]["request"]["http"]["host"], "api.example:8080");
     assert_eq!(input["attributes"]["request"]["http"]["path"], "/");
     assert_eq!(input["attributes"]["request"]["http"]["query"], "");
+
+    // A request this server received over TLS (server.tls) says so.
+    let mut fixture = get("/");
+    fixture.parts.extensions.insert(crate::server::OverTls);
+    assert_eq!(fixture.input(false)["attributes"]["request"]["http"]["scheme"], "https");
     assert_eq!(input["parsed_path"], json!([""]));
     assert_eq!(input["parsed_query"], json!({}));
 }

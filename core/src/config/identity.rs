@@ -1,4 +1,5 @@
-//! Configuration of the identity stage: JWT keys and JWKS, API keys, forwarded client certificates.
+//! Configuration of the identity stage: JWT keys and JWKS, API keys, HTTP Basic users, forwarded
+//! client certificates.
 //!
 //! Which credential an operation needs is the contract's business (`security`,
 //! `components.securitySchemes`); this configuration says how each kind is verified.
@@ -17,6 +18,8 @@ pub struct IdentityConfig {
     pub jwt: JwtConfig,
     /// API keys (scheme `apiKey`).
     pub api_keys: ApiKeysConfig,
+    /// HTTP Basic users (scheme `http`/`basic`).
+    pub basic: BasicConfig,
     /// Client certificates forwarded by a proxy (scheme `mutualTLS`).
     pub mtls: MtlsConfig,
 }
@@ -27,6 +30,7 @@ impl Default for IdentityConfig {
             realm: "armature".to_owned(),
             jwt: JwtConfig::default(),
             api_keys: ApiKeysConfig::default(),
+            basic: BasicConfig::default(),
             mtls: MtlsConfig::default(),
         }
     }
@@ -87,21 +91,38 @@ pub struct JwtKeyConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JwksConfig {
-    /// `http://` URL of the document (fetched in the background, cached).
+    /// `https://` (or `http://`) URL of the document (fetched in the background, cached).
     pub url: Option<String>,
+    /// An OpenID Connect discovery document (`.../.well-known/openid-configuration`, what a
+    /// contract's `openIdConnectUrl` names) instead of `url`: its `jwks_uri` is fetched, and its
+    /// `issuer` must equal `identity.jwt.issuer`.
+    pub discovery_url: Option<String>,
+    /// A PEM file of CAs trusted for `https://` besides the system's roots (a private CA).
+    pub ca_file: Option<PathBuf>,
     /// Path of the document (read at start).
     pub file: Option<PathBuf>,
     /// How long fetched keys are used before they are fetched again.
     pub ttl_seconds: u64,
     /// A token with an unknown `kid` triggers a fetch at most this often.
     pub min_refresh_interval_seconds: u64,
-    /// Limit of one fetch.
+    /// Limit of one fetch, from connecting to the last byte (of both documents, with discovery).
     pub fetch_timeout_ms: u64,
+    /// Limit of opening the connection (TCP; the TLS handshake counts towards `fetch_timeout_ms`).
+    pub connect_timeout_ms: u64,
 }
 
 impl Default for JwksConfig {
     fn default() -> Self {
-        Self { url: None, file: None, ttl_seconds: 300, min_refresh_interval_seconds: 30, fetch_timeout_ms: 2_000 }
+        Self {
+            url: None,
+            discovery_url: None,
+            ca_file: None,
+            file: None,
+            ttl_seconds: 300,
+            min_refresh_interval_seconds: 30,
+            fetch_timeout_ms: 2_000,
+            connect_timeout_ms: 1_000,
+        }
     }
 }
 
@@ -129,6 +150,38 @@ pub struct ApiKeyConfig {
     pub scopes: Vec<String>,
 }
 
+/// HTTP Basic users: `users`, and the `user:hash` lines of `htpasswd_file`. Hashes are argon2id
+/// (PHC strings) or bcrypt (`htpasswd -B`); plain-text, MD5 and SHA-1 ones are refused at load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicConfig {
+    /// Users listed in the configuration.
+    pub users: Vec<BasicUserConfig>,
+    /// An htpasswd file of more users (no scopes).
+    pub htpasswd_file: Option<PathBuf>,
+    /// How long a successful login is remembered, so its hash is not verified again on every
+    /// request; 0 verifies every request.
+    pub cache_seconds: u64,
+}
+
+impl Default for BasicConfig {
+    fn default() -> Self {
+        Self { users: Vec::new(), htpasswd_file: None, cache_seconds: 60 }
+    }
+}
+
+/// One Basic user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct BasicUserConfig {
+    /// The user name: the identity's subject.
+    pub name: String,
+    /// The password's argon2id or bcrypt hash.
+    pub password_hash: String,
+    /// Scopes granted to this user.
+    pub scopes: Vec<String>,
+}
+
 /// Client certificates forwarded by a proxy in `x-forwarded-client-cert` (Envoy's format).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -138,10 +191,13 @@ pub struct MtlsConfig {
     pub trusted_proxy: bool,
     /// The header carrying the forwarded certificate.
     pub header: String,
+    /// A client certificate this server's TLS verified (`server.tls.client_auth`) identifies
+    /// the caller, before any forwarded one.
+    pub from_tls: bool,
 }
 
 impl Default for MtlsConfig {
     fn default() -> Self {
-        Self { trusted_proxy: false, header: "x-forwarded-client-cert".to_owned() }
+        Self { trusted_proxy: false, header: "x-forwarded-client-cert".to_owned(), from_tls: true }
     }
 }

@@ -15,7 +15,10 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 pub use authorization::AuthorizationConfig;
-pub use identity::{ApiKeyConfig, ApiKeysConfig, IdentityConfig, JwksConfig, JwtConfig, JwtKeyConfig, MtlsConfig};
+pub use identity::{
+    ApiKeyConfig, ApiKeysConfig, BasicConfig, BasicUserConfig, IdentityConfig, JwksConfig, JwtConfig, JwtKeyConfig,
+    MtlsConfig,
+};
 pub use telemetry::{AccessLogConfig, LogLevel, LogTarget, MetricsConfig, TelemetryConfig, TracingConfig};
 
 /// Prefix of the environment variables that override configuration keys.
@@ -137,6 +140,52 @@ pub struct ServerConfig {
     /// connections among them (Python's `app.run(workers=N)`). Off by default: two services
     /// started on one port by mistake would otherwise split its traffic silently.
     pub reuse_port: bool,
+    /// HTTPS (off unless `cert_file` is set).
+    pub tls: TlsConfig,
+}
+
+/// HTTPS with rustls: TLS 1.2 and 1.3, rustls' default cipher suites, ALPN `h2` and `http/1.1`.
+/// Without `port` the server's port speaks HTTPS only; with it, `port` keeps plain HTTP and
+/// this port speaks HTTPS (for migrations).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// The server's certificate chain, PEM, leaf first.
+    pub cert_file: Option<PathBuf>,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// CAs (PEM) that client certificates must chain to; needed when `client_auth` is not `none`.
+    pub client_ca_file: Option<PathBuf>,
+    /// Whether clients present a certificate: `none`, `optional` (verified when presented) or
+    /// `required` (the handshake fails without one).
+    pub client_auth: ClientAuth,
+    /// A second port for HTTPS beside plain HTTP on `server.port`; None: `server.port` is HTTPS.
+    pub port: Option<u16>,
+}
+
+impl TlsConfig {
+    /// Whether HTTPS is configured.
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
+    }
+
+    /// Whether HTTPS asks clients for certificates (`client_auth` optional or required).
+    pub fn verifies_clients(&self) -> bool {
+        self.enabled() && self.client_auth != ClientAuth::None
+    }
+}
+
+/// `server.tls.client_auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// No client certificate is asked for.
+    #[default]
+    None,
+    /// One is asked for, and verified when presented.
+    Optional,
+    /// One is required.
+    Required,
 }
 
 impl Default for ServerConfig {
@@ -158,6 +207,7 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 10_000,
             queue_capacity: 1024,
             reuse_port: false,
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -285,8 +335,9 @@ impl Config {
         }
     }
 
-    /// Joins every relative file path of the configuration (contract, key files, JWKS file,
-    /// policies, policy data) onto `base`, so a host can run from any working directory and still
+    /// Joins every relative file path of the configuration (contract, key files, JWKS file and
+    /// CA, Basic users' htpasswd, TLS certificate, key and client CAs, policies, policy data)
+    /// onto `base`, so a host can run from any working directory and still
     /// read a configuration written relative to, say, its repository root.
     pub fn resolve_relative_paths(&mut self, base: &Path) {
         let resolve = |path: &mut PathBuf| {
@@ -302,9 +353,13 @@ impl Config {
                 resolve(path);
             }
         }
-        if let Some(path) = self.identity.jwt.jwks.as_mut().and_then(|jwks| jwks.file.as_mut()) {
-            resolve(path);
+        if let Some(jwks) = self.identity.jwt.jwks.as_mut() {
+            jwks.file.iter_mut().chain(jwks.ca_file.iter_mut()).for_each(resolve);
         }
+        self.identity.basic.htpasswd_file.iter_mut().for_each(resolve);
+        self.telemetry.tracing.ca_file.iter_mut().for_each(resolve);
+        let tls = &mut self.server.tls;
+        tls.cert_file.iter_mut().chain(tls.key_file.iter_mut()).chain(tls.client_ca_file.iter_mut()).for_each(resolve);
         self.authorization.policies.iter_mut().for_each(resolve);
         self.authorization.data.iter_mut().for_each(resolve);
     }
@@ -367,6 +422,22 @@ impl Config {
         if self.server.queue_capacity == 0 {
             return bad("server.queue_capacity", "must be at least 1");
         }
+        let tls = &self.server.tls;
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            return bad("server.tls", "cert_file and key_file go together");
+        }
+        if tls.client_auth != ClientAuth::None && tls.client_ca_file.is_none() {
+            return bad("server.tls.client_ca_file", "client_auth optional or required needs the CAs to verify with");
+        }
+        if !tls.enabled() && (tls.client_ca_file.is_some() || tls.port.is_some()) {
+            return bad("server.tls", "client_ca_file and port need cert_file and key_file");
+        }
+        if tls.port.is_some_and(|port| port != 0 && port == self.server.port) {
+            return bad(
+                "server.tls.port",
+                "must differ from server.port (leave it unset to serve HTTPS on server.port)",
+            );
+        }
         for (key, path) in [
             ("endpoints.health", &self.endpoints.health),
             ("endpoints.ready", &self.endpoints.ready),
@@ -400,7 +471,13 @@ mod tests {
                     identity: {jwt: {keys: [{kid: a, algorithms: [RS256], public_key_file: keys/a.pem}], jwks: {file: /etc/jwks.json}}}\n\
                     authorization: {policies: [p.rego, /abs/q.rego], data: [d.yaml]}\n";
         let mut config = Config::from_str_only(yaml, ConfigFormat::Yaml).unwrap();
+        config.identity.basic.htpasswd_file = Some("users.htpasswd".into());
+        config.server.tls.cert_file = Some("tls/server.pem".into());
+        config.server.tls.key_file = Some("/etc/tls/server.key.pem".into());
         config.resolve_relative_paths(Path::new("/srv/app"));
+        assert_eq!(config.identity.basic.htpasswd_file.as_deref(), Some(Path::new("/srv/app/users.htpasswd")));
+        assert_eq!(config.server.tls.cert_file.as_deref(), Some(Path::new("/srv/app/tls/server.pem")));
+        assert_eq!(config.server.tls.key_file.as_deref(), Some(Path::new("/etc/tls/server.key.pem")));
         assert_eq!(config.contract.path.as_deref(), Some(Path::new("/srv/app/api.yaml")));
         assert_eq!(config.identity.jwt.keys[0].public_key_file.as_deref(), Some(Path::new("/srv/app/keys/a.pem")));
         let jwks_file = config.identity.jwt.jwks.as_ref().and_then(|jwks| jwks.file.as_deref());

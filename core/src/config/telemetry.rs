@@ -1,5 +1,7 @@
 //! Configuration of the telemetry stage: metrics, access log and spans.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 /// Metrics, access log and spans.
@@ -105,6 +107,8 @@ pub struct TracingConfig {
     pub service_name: String,
     /// Limit of one export call.
     pub export_timeout_ms: u64,
+    /// For an `https://` endpoint: a PEM file of CAs trusted besides the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for TracingConfig {
@@ -115,6 +119,7 @@ impl Default for TracingConfig {
             sample_ratio: 1.0,
             service_name: "armature".to_owned(),
             export_timeout_ms: 5_000,
+            ca_file: None,
         }
     }
 }

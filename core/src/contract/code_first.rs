@@ -23,12 +23,19 @@ pub struct OperationSpec {
     /// One-line summary shown in `/openapi.json`.
     #[serde(default)]
     pub summary: Option<String>,
+    /// Tags grouping the operation in `/openapi.json` (and selecting it in tools that filter by tag).
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// Schemas of path parameters by name; a template parameter not listed is a string.
     #[serde(default)]
     pub path_params: Map<String, Value>,
     /// Schemas of optional query parameters by name.
     #[serde(default)]
     pub query_params: Map<String, Value>,
+    /// Query, header and cookie parameters with everything OpenAPI says of one (required,
+    /// description), for a binding that derives them from a handler's signature.
+    #[serde(default)]
+    pub parameters: Vec<ParameterSpec>,
     /// The request body, when the operation takes one.
     #[serde(default)]
     pub request_body: Option<BodySpec>,
@@ -38,6 +45,30 @@ pub struct OperationSpec {
     /// Schemas the others refer to as `#/components/schemas/<name>` (Pydantic's `$defs`).
     #[serde(default)]
     pub components: Map<String, Value>,
+}
+
+/// One query, header or cookie parameter declared in code.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSpec {
+    /// Its name on the wire (the query key, header name or cookie name).
+    pub name: String,
+    /// Where it is: `query`, `header` or `cookie` (path parameters come from the template).
+    #[serde(rename = "in")]
+    pub location: String,
+    /// Whether a request without it is refused.
+    #[serde(default)]
+    pub required: bool,
+    /// Its JSON Schema; a string when omitted.
+    #[serde(default = "string_schema")]
+    pub schema: Value,
+    /// Shown in `/openapi.json`.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn string_schema() -> Value {
+    json!({"type": "string"})
 }
 
 /// A request body declared in code.
@@ -100,6 +131,7 @@ pub fn add_operation(doc: &mut Value, spec: &OperationSpec) -> Result<(), Contra
     if let Some(name) = spec.path_params.keys().find(|name| !in_template.contains(&name.as_str())) {
         return Err(ContractError::new(&at, format!("path parameter {name:?} is not in the template")));
     }
+    check_parameters(spec, &at)?;
     let root = doc.as_object_mut().ok_or_else(|| ContractError::new("", "the document must be an object"))?;
     merge_components(root, &spec.components)?;
     let paths = object_at(root, "paths", "/paths")?;
@@ -108,6 +140,30 @@ pub fn add_operation(doc: &mut Value, spec: &OperationSpec) -> Result<(), Contra
         return Err(ContractError::new(&at, format!("{} {} is already declared", method.to_uppercase(), spec.path)));
     }
     item.insert(method, operation_object(spec, &in_template));
+    Ok(())
+}
+
+/// Refuses a parameter whose location is not one of a code-first operation's, or a name declared
+/// twice in one location (query names are case-sensitive; header names are not).
+fn check_parameters(spec: &OperationSpec, at: &str) -> Result<(), ContractError> {
+    let mut seen: Vec<(&str, String)> = spec.query_params.keys().map(|name| ("query", name.clone())).collect();
+    for parameter in &spec.parameters {
+        let location = parameter.location.as_str();
+        if !matches!(location, "query" | "header" | "cookie") {
+            return Err(ContractError::new(
+                at,
+                format!("parameter {:?}: `in` must be query, header or cookie, not {location:?}", parameter.name),
+            ));
+        }
+        if parameter.name.is_empty() {
+            return Err(ContractError::new(at, format!("a {location} parameter has an empty name")));
+        }
+        let key = if location == "header" { parameter.name.to_ascii_lowercase() } else { parameter.name.clone() };
+        if seen.iter().any(|(other, name)| *other == location && *name == key) {
+            return Err(ContractError::new(at, format!("{location} parameter {:?} is declared twice", parameter.name)));
+        }
+        seen.push((location, key));
+    }
     Ok(())
 }
 
@@ -121,10 +177,22 @@ fn operation_object(spec: &OperationSpec, in_template: &[&str]) -> Value {
         .collect();
     parameters
         .extend(spec.query_params.iter().map(|(name, schema)| json!({"name": name, "in": "query", "schema": schema})));
+    parameters.extend(spec.parameters.iter().map(|parameter| {
+        let mut object = json!({
+            "name": parameter.name, "in": parameter.location, "required": parameter.required, "schema": parameter.schema,
+        });
+        if let Some(description) = &parameter.description {
+            object["description"] = json!(description);
+        }
+        object
+    }));
     let mut operation = Map::new();
     operation.insert("operationId".into(), json!(spec.operation_id));
     if let Some(summary) = &spec.summary {
         operation.insert("summary".into(), json!(summary));
+    }
+    if !spec.tags.is_empty() {
+        operation.insert("tags".into(), json!(spec.tags));
     }
     if !parameters.is_empty() {
         operation.insert("parameters".into(), Value::Array(parameters));
@@ -261,5 +329,56 @@ mod tests {
         let clash =
             json!({"method": "GET", "path": "/e", "operation_id": "e", "components": {"X": {"type": "integer"}}});
         assert!(add_operation(&mut doc, &spec(clash)).unwrap_err().to_string().contains("declared twice"));
+    }
+
+    #[test]
+    fn declared_parameters_are_served_and_enforced() {
+        let mut doc = empty_document("t", "1");
+        let with_parameters = json!({
+            "method": "GET", "path": "/items", "operation_id": "items", "tags": ["items", "public"],
+            "query_params": {"tag": {"type": "string"}},
+            "parameters": [
+                {"name": "limit", "in": "query", "required": true, "schema": {"type": "integer", "maximum": 10}},
+                {"name": "x-tenant", "in": "header", "description": "the tenant"},
+                {"name": "session", "in": "cookie", "schema": {"type": "string", "minLength": 2}}
+            ]
+        });
+        add_operation(&mut doc, &spec(with_parameters)).unwrap();
+        let parameters = &doc["paths"]["/items"]["get"]["parameters"];
+        assert_eq!(
+            parameters[1],
+            json!({"name": "limit", "in": "query", "required": true,
+            "schema": {"type": "integer", "maximum": 10}})
+        );
+        assert_eq!(
+            parameters[2],
+            json!({"name": "x-tenant", "in": "header", "required": false,
+            "schema": {"type": "string"}, "description": "the tenant"})
+        );
+        assert_eq!(parameters[3]["in"], "cookie");
+        assert_eq!(doc["paths"]["/items"]["get"]["tags"], json!(["items", "public"]));
+        let contract = Contract::from_value(doc).unwrap();
+        assert_eq!(contract.operation("items").map(|operation| operation.id.as_str()), Some("items"));
+    }
+
+    #[test]
+    fn refuses_parameters_it_cannot_declare() {
+        let bad = |parameters: Value| {
+            let mut doc = empty_document("t", "1");
+            let op = json!({"method": "GET", "path": "/p/{id}", "operation_id": "p",
+                            "query_params": {"q": {}}, "parameters": parameters});
+            add_operation(&mut doc, &spec(op)).unwrap_err().to_string()
+        };
+        assert!(bad(json!([{"name": "id", "in": "path"}])).contains("must be query, header or cookie"));
+        assert!(bad(json!([{"name": "q", "in": "query"}])).contains("declared twice"));
+        assert!(
+            bad(json!([{"name": "X-A", "in": "header"}, {"name": "x-a", "in": "header"}])).contains("declared twice")
+        );
+        assert!(bad(json!([{"name": "", "in": "cookie"}])).contains("empty name"));
+        // The same name in two locations is two parameters.
+        let mut doc = empty_document("t", "1");
+        let op = json!({"method": "GET", "path": "/r", "operation_id": "r",
+                        "parameters": [{"name": "a", "in": "query"}, {"name": "a", "in": "header"}]});
+        add_operation(&mut doc, &spec(op)).unwrap();
     }
 }

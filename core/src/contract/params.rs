@@ -629,6 +629,13 @@ pub(crate) fn find_cookie<'c>(cookies: &[&'c str], name: &str) -> Option<&'c str
     cookie_pairs(cookies).find(|(key, _)| *key == name).map(|(_, value)| value)
 }
 
+/// Percent-decoding of a cookie value, or the value as sent when its escapes do not decode to
+/// UTF-8: RFC 6265 allows `%` in a cookie value and does not define percent-encoding, so a
+/// cookie such as `session=%FF` is a valid opaque value, not a malformed request.
+fn cookie_decode(raw: &str) -> Result<String, String> {
+    Ok(percent_decode(raw).unwrap_or_else(|_| raw.to_owned()))
+}
+
 /// Cookies carry one value per name, so arrays and objects are comma-separated as in
 /// non-exploded form style whatever `explode` says.
 fn decode_cookie(spec: &ParamSpec, cookies: &[&str]) -> Result<Option<Value>, String> {
@@ -636,9 +643,9 @@ fn decode_cookie(spec: &ParamSpec, cookies: &[&str]) -> Result<Option<Value>, St
         return Ok(None);
     };
     let value = match &spec.shape {
-        Shape::Primitive(ty) => coerce(percent_decode(raw)?, *ty),
-        Shape::Array(ty) => array_of(&split_list(raw, ','), *ty, percent_decode)?,
-        Shape::Object(props) => object_from_pairs(&split_list(raw, ','), props, percent_decode)?,
+        Shape::Primitive(ty) => coerce(cookie_decode(raw)?, *ty),
+        Shape::Array(ty) => array_of(&split_list(raw, ','), *ty, cookie_decode)?,
+        Shape::Object(props) => object_from_pairs(&split_list(raw, ','), props, cookie_decode)?,
     };
     Ok(Some(value))
 }
@@ -1159,10 +1166,9 @@ mod tests {
             ok(json!(["a,b", "c+d e"]))
         );
         assert_eq!(cookies(&spec(Cookie, Form, false, string()), &["color=%C3%A9"]), ok(json!("é")));
-        assert_eq!(
-            cookies(&spec(Cookie, Form, false, string()), &["color=%C3"]),
-            Err("invalid percent-encoding".to_owned())
-        );
+        // Escapes that are not UTF-8 leave the value as sent (RFC 6265 allows `%` in a value).
+        assert_eq!(cookies(&spec(Cookie, Form, false, string()), &["color=%C3"]), ok(json!("%C3")));
+        assert_eq!(cookies(&spec(Cookie, Form, false, strings()), &["color=%FF,%41"]), ok(json!(["%FF", "A"])));
     }
 
     // --- coercion ---

@@ -31,8 +31,10 @@ pub enum SchemeKind {
     },
     /// A client certificate, forwarded by a trusted proxy (`mutualTLS`).
     MutualTls,
-    /// A scheme Armature cannot verify (`http` with a scheme other than bearer, e.g. basic); an
-    /// application refuses to start when an operation requires it.
+    /// `Authorization: Basic <user:password>` (`http`/`basic`).
+    Basic,
+    /// A scheme Armature cannot verify (`http` with a scheme other than bearer or basic, e.g.
+    /// digest); an application refuses to start when an operation requires it.
     Unsupported(String),
 }
 
@@ -101,6 +103,7 @@ fn scheme_kind(scheme: &Value, at: &str) -> Result<SchemeKind, ContractError> {
     Ok(match kind {
         "http" => match field("scheme").map(str::to_ascii_lowercase).as_deref() {
             Some("bearer") => SchemeKind::Bearer,
+            Some("basic") => SchemeKind::Basic,
             Some(other) => SchemeKind::Unsupported(format!("http scheme {other:?}")),
             None => return Err(ContractError::new(&format!("{at}/scheme"), "an http security scheme needs a scheme")),
         },
@@ -160,7 +163,8 @@ mod tests {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             "key": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
             "mtls": {"type": "mutualTLS"},
-            "basic": {"type": "http", "scheme": "basic"},
+            "basic": {"type": "http", "scheme": "Basic"},
+            "digest": {"type": "http", "scheme": "digest"},
             "oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://issuer/.well-known/openid-configuration"}
         }}})
     }
@@ -173,7 +177,8 @@ mod tests {
         assert_eq!(kind("oidc"), SchemeKind::Bearer);
         assert_eq!(kind("mtls"), SchemeKind::MutualTls);
         assert_eq!(kind("key"), SchemeKind::ApiKey { location: ApiKeyLocation::Header, name: "X-Api-Key".into() });
-        assert!(matches!(kind("basic"), SchemeKind::Unsupported(_)));
+        assert_eq!(kind("basic"), SchemeKind::Basic);
+        assert_eq!(kind("digest"), SchemeKind::Unsupported("http scheme \"digest\"".into()));
     }
 
     #[test]

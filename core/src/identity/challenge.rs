@@ -16,6 +16,8 @@ pub(crate) fn unauthenticated(realm: &str, scheme: &SchemeKind, reason: Option<&
         },
         SchemeKind::ApiKey { name, .. } => format!("ApiKey realm={realm}, name={}", quote(name)),
         SchemeKind::MutualTls => format!("MutualTLS realm={realm}"),
+        // RFC 7617: the charset parameter says clients are to send UTF-8.
+        SchemeKind::Basic => format!(r#"Basic realm={realm}, charset="UTF-8""#),
         SchemeKind::Unsupported(_) => return None,
     };
     HeaderValue::try_from(text).ok()

@@ -45,7 +45,7 @@ impl JwtVerifier {
             .map(|(index, key)| static_key(key, &format!("identity.jwt.keys[{index}]")))
             .collect::<Result<Vec<_>, _>>()?;
         let jwks = match &config.jwks {
-            Some(jwks) => Some(Arc::new(Jwks::new(jwks)?)),
+            Some(jwks) => Some(Arc::new(Jwks::new(jwks, config.issuer.as_deref())?)),
             None => None,
         };
         if keys.is_empty() && jwks.is_none() {
@@ -70,6 +70,22 @@ impl JwtVerifier {
             required_claims,
             scope_claims: config.scope_claims.clone(),
         }))
+    }
+
+    /// Uses `previous`'s JWKS cache when both fetch from a URL (see [`Jwks::is_fetched`]).
+    pub(crate) fn keep_fetched_keys_of(&mut self, previous: &JwtVerifier) {
+        if let (Some(jwks), Some(old)) = (&mut self.jwks, &previous.jwks) {
+            if jwks.is_fetched() && old.is_fetched() {
+                *jwks = Arc::clone(old);
+            }
+        }
+    }
+
+    /// Counts the JWKS's failed fetches in `counter`.
+    pub(crate) fn count_jwks_failures_in(&self, counter: &prometheus_client::metrics::counter::Counter) {
+        if let Some(jwks) = &self.jwks {
+            jwks.count_failures_in(counter);
+        }
     }
 
     /// Verifies a compact JWT: signature, algorithm, `exp`, `nbf`, `iss`, `aud`.

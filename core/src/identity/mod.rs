@@ -1,5 +1,6 @@
 //! The identity stage: who is calling, decided by the credentials the operation's `security`
-//! requirements name (JWT bearer tokens, API keys, forwarded client certificates).
+//! requirements name (JWT bearer tokens, API keys, HTTP Basic users, forwarded client
+//! certificates).
 //!
 //! A missing or invalid credential where one is required is 401 with `WWW-Authenticate`; a valid
 //! credential lacking a required scope is 403. A credential that is presented but invalid is
@@ -7,6 +8,7 @@
 //! caller to anonymous.
 
 mod api_key;
+mod basic;
 mod challenge;
 mod jwks;
 mod jwt;
@@ -22,6 +24,7 @@ use crate::contract::{ApiKeyLocation, Contract, SchemeKind, Security};
 use crate::problem::{Problem, ProblemKind};
 
 pub use api_key::ApiKeys;
+pub use basic::BasicUsers;
 pub use jwks::Jwks;
 pub use jwt::JwtVerifier;
 
@@ -51,6 +54,19 @@ impl Identity {
     }
 }
 
+/// A client certificate this server's TLS verified (`server.tls.client_auth`), read into an
+/// identity once, when the connection was set up; every request of the connection carries it
+/// in its extensions for the `mutualTLS` scheme.
+#[derive(Debug, Clone)]
+pub struct VerifiedClientCertificate(Arc<Result<Identity, CredentialError>>);
+
+impl VerifiedClientCertificate {
+    /// Reads the leaf certificate (DER) the handshake verified.
+    pub(crate) fn read(der: &[u8]) -> Self {
+        Self(Arc::new(mtls::from_certificate(der)))
+    }
+}
+
 /// How a caller was identified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IdentityKind {
@@ -63,17 +79,29 @@ pub enum IdentityKind {
     ApiKey,
     /// A client certificate forwarded by a trusted proxy.
     Mtls,
+    /// An HTTP Basic user name and password.
+    Basic,
 }
 
 impl IdentityKind {
-    /// The name used in JSON: `anonymous`, `jwt`, `api_key`, `mtls`.
+    /// Every kind, in the order of [`IdentityKind::index`].
+    pub const ALL: [IdentityKind; 5] =
+        [IdentityKind::Anonymous, IdentityKind::Jwt, IdentityKind::ApiKey, IdentityKind::Mtls, IdentityKind::Basic];
+
+    /// The name used in JSON: `anonymous`, `jwt`, `api_key`, `mtls`, `basic`.
     pub fn as_str(self) -> &'static str {
         match self {
             IdentityKind::Anonymous => "anonymous",
             IdentityKind::Jwt => "jwt",
             IdentityKind::ApiKey => "api_key",
             IdentityKind::Mtls => "mtls",
+            IdentityKind::Basic => "basic",
         }
+    }
+
+    /// Its position in [`IdentityKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -131,8 +159,11 @@ pub struct Authenticator {
     realm: String,
     jwt: Option<JwtVerifier>,
     api_keys: ApiKeys,
+    basic: BasicUsers,
     api_key_header: Option<http::HeaderName>,
     mtls_header: Option<http::HeaderName>,
+    /// Whether certificates verified by this server's TLS identify callers.
+    mtls_from_tls: bool,
     schemes: Vec<crate::contract::SecurityScheme>,
 }
 
@@ -143,10 +174,16 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Builds the stage; fails when an operation requires a credential the configuration cannot verify.
-    pub fn new(config: &IdentityConfig, contract: &Contract) -> Result<Self, IdentityError> {
+    /// Builds the stage; fails when an operation requires a credential the configuration cannot
+    /// verify. `server_verifies_clients`: `server.tls` asks clients for certificates.
+    pub fn new(
+        config: &IdentityConfig,
+        contract: &Contract,
+        server_verifies_clients: bool,
+    ) -> Result<Self, IdentityError> {
         let jwt = JwtVerifier::new(&config.jwt)?;
         let api_keys = ApiKeys::new(&config.api_keys)?;
+        let basic = BasicUsers::new(&config.basic)?;
         let api_key_header = match &config.api_keys.header {
             Some(name) => Some(
                 http::HeaderName::try_from(name.as_str())
@@ -166,8 +203,10 @@ impl Authenticator {
             realm: config.realm.clone(),
             jwt,
             api_keys,
+            basic,
             api_key_header,
             mtls_header,
+            mtls_from_tls: config.mtls.from_tls && server_verifies_clients,
             schemes: contract.security_schemes().to_vec(),
         };
         for operation in contract.operations() {
@@ -186,6 +225,21 @@ impl Authenticator {
         Ok(authenticator)
     }
 
+    /// On a reload: takes over the key cache of `previous`'s JWKS URL, with what it fetched and
+    /// when (files are read again; a URL's keys are only ever refreshed by fetching).
+    pub(crate) fn keep_fetched_keys_of(&mut self, previous: &Authenticator) {
+        if let (Some(jwt), Some(old)) = (&mut self.jwt, &previous.jwt) {
+            jwt.keep_fetched_keys_of(old);
+        }
+    }
+
+    /// Counts failed JWKS fetches in `counter` (`armature_jwks_fetch_failures_total`).
+    pub(crate) fn count_jwks_failures_in(&self, counter: &prometheus_client::metrics::counter::Counter) {
+        if let Some(jwt) = &self.jwt {
+            jwt.count_jwks_failures_in(counter);
+        }
+    }
+
     fn unverifiable(&self, scheme: usize) -> Option<String> {
         match &self.schemes[scheme].kind {
             SchemeKind::Bearer if self.jwt.is_none() => {
@@ -194,9 +248,14 @@ impl Authenticator {
             SchemeKind::ApiKey { .. } if self.api_keys.is_empty() => {
                 Some("no API keys configured (identity.api_keys.keys)".to_owned())
             }
-            SchemeKind::MutualTls if self.mtls_header.is_none() => {
-                Some("forwarded client certificates are ignored unless identity.mtls.trusted_proxy is true".to_owned())
+            SchemeKind::Basic if self.basic.is_empty() => {
+                Some("no Basic users configured (identity.basic.users or identity.basic.htpasswd_file)".to_owned())
             }
+            SchemeKind::MutualTls if self.mtls_header.is_none() && !self.mtls_from_tls => Some(
+                "no client certificate can be verified: set server.tls.client_auth (with identity.mtls.from_tls) \
+                 or identity.mtls.trusted_proxy for certificates a proxy forwards"
+                    .to_owned(),
+            ),
             SchemeKind::Unsupported(what) => Some(format!("{what} is not supported")),
             _ => None,
         }
@@ -347,24 +406,45 @@ impl Authenticator {
                 self.api_keys.identify(&presented).ok_or_else(|| CredentialError::Invalid("unknown API key".into()))
             }
             SchemeKind::MutualTls => {
+                // A certificate this server verified comes first: it cannot be forged by a header.
+                if self.mtls_from_tls {
+                    if let Some(VerifiedClientCertificate(read)) = parts.extensions.get::<VerifiedClientCertificate>() {
+                        return (**read).clone();
+                    }
+                }
                 let Some(header) = &self.mtls_header else { return Err(CredentialError::Missing) };
                 let values: Vec<&[u8]> = parts.headers.get_all(header).iter().map(|v| v.as_bytes()).collect();
                 mtls::identify(&values)
             }
+            SchemeKind::Basic => self.basic.identify(authorization_credentials(parts, "basic")?).await,
             SchemeKind::Unsupported(_) => Err(CredentialError::Missing),
         }
     }
+
+    /// Whether this operation takes Basic credentials: then its handler is not given the
+    /// `Authorization` header, which would carry the password.
+    pub fn takes_basic(&self, security: &Security) -> bool {
+        security.alternatives.iter().any(|requirement| {
+            requirement.schemes.iter().any(|(scheme, _)| self.schemes[*scheme].kind == SchemeKind::Basic)
+        })
+    }
 }
 
-/// The token of `Authorization: Bearer <token>`; another scheme counts as no bearer credential.
-fn bearer_token(parts: &Parts) -> Result<&str, CredentialError> {
+/// What follows `scheme` (matched in any case) in `Authorization: <scheme> <credentials>`;
+/// another scheme counts as no credential of this one.
+fn authorization_credentials<'p>(parts: &'p Parts, scheme: &str) -> Result<&'p str, CredentialError> {
     let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else { return Err(CredentialError::Missing) };
     let value = value.to_str().map_err(|_| CredentialError::Invalid("the Authorization header is not ASCII".into()))?;
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let (presented, credentials) = value.split_once(' ').unwrap_or((value, ""));
+    if !presented.eq_ignore_ascii_case(scheme) {
         return Err(CredentialError::Missing);
     }
-    let token = token.trim();
+    Ok(credentials)
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer_token(parts: &Parts) -> Result<&str, CredentialError> {
+    let token = authorization_credentials(parts, "bearer")?.trim();
     if token.is_empty() {
         return Err(CredentialError::Invalid("the bearer token is empty".into()));
     }

@@ -5,8 +5,55 @@
 //! Hand-written because no maintained crate parses this header; the grammar is small.
 
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
+use x509_cert::der::oid::AssociatedOid as _;
+use x509_cert::der::Decode as _;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::SubjectAltName;
 
 use super::{CredentialError, Identity, IdentityKind};
+
+/// The identity of a client certificate this server's TLS verified (`server.tls.client_auth`),
+/// in the shape of the forwarded one: the subject is its first SPIFFE URI SAN, else its first
+/// URI SAN, else its first DNS SAN, else its subject DN; `claims` has the keys Envoy's
+/// `x-forwarded-client-cert` element would: `hash` (the hex SHA-256 of the DER), `subject` (the
+/// DN, RFC 4514), `uri` (the SPIFFE URI SAN, else the first URI SAN) and `dns` (the first DNS
+/// SAN), the last two when the certificate has one, so one policy reads both sources alike.
+/// Read once per connection.
+pub(crate) fn from_certificate(der: &[u8]) -> Result<Identity, CredentialError> {
+    let certificate = x509_cert::Certificate::from_der(der)
+        .map_err(|_| CredentialError::Invalid("the client certificate cannot be read".into()))?;
+    let tbs = &certificate.tbs_certificate;
+    let (mut uris, mut dns) = (Vec::new(), Vec::new());
+    for extension in tbs.extensions.iter().flatten() {
+        if extension.extn_id != SubjectAltName::OID {
+            continue;
+        }
+        let names = SubjectAltName::from_der(extension.extn_value.as_bytes())
+            .map_err(|_| CredentialError::Invalid("the client certificate's SANs cannot be read".into()))?;
+        for name in names.0 {
+            match name {
+                GeneralName::UniformResourceIdentifier(uri) => uris.push(uri.to_string()),
+                GeneralName::DnsName(name) => dns.push(name.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let dn = tbs.subject.to_string();
+    let uri = uris.iter().find(|uri| uri.starts_with("spiffe://") && valid_spiffe_id(uri)).or_else(|| uris.first());
+    let subject = uri.or_else(|| dns.first()).cloned().unwrap_or_else(|| dn.clone());
+    let hash: String = Sha256::digest(der).iter().map(|byte| format!("{byte:02x}")).collect();
+    let mut claims = Map::new();
+    claims.insert("hash".into(), Value::String(hash));
+    claims.insert("subject".into(), Value::String(dn));
+    if let Some(uri) = uri {
+        claims.insert("uri".into(), Value::String(uri.clone()));
+    }
+    if let Some(dns) = dns.first() {
+        claims.insert("dns".into(), Value::String(dns.clone()));
+    }
+    Ok(Identity { kind: IdentityKind::Mtls, subject: Some(subject), claims: Value::Object(claims), scopes: Vec::new() })
+}
 
 /// The identity of the last forwarded certificate: its SPIFFE id (`URI=spiffe://...`).
 pub(crate) fn identify(values: &[&[u8]]) -> Result<Identity, CredentialError> {
@@ -94,5 +141,19 @@ mod tests {
         assert!(matches!(identify(&[b"Hash=abc;URI=https://x"]), Err(CredentialError::Invalid(_))));
         assert!(matches!(identify(&[b"URI=spiffe://UPPER/x"]), Err(CredentialError::Invalid(_))));
         assert!(matches!(identify(&[b"garbage"]), Err(CredentialError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_verified_certificate_gives_its_spiffe_id_dn_sans_and_hash() {
+        use rustls::pki_types::pem::PemObject as _;
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/credentials/tls-client.pem");
+        let der = rustls::pki_types::CertificateDer::from_pem_file(path).unwrap();
+        let identity = from_certificate(&der).unwrap();
+        assert_eq!(identity.kind, IdentityKind::Mtls);
+        assert_eq!(identity.subject.as_deref(), Some("spiffe://armature.test/orders"));
+        assert_eq!(identity.claims["subject"], "CN=orders-service");
+        assert_eq!(identity.claims["uri"], "spiffe://armature.test/orders");
+        assert_eq!(identity.claims["hash"].as_str().map(str::len), Some(64));
+        assert!(from_certificate(b"not a certificate").is_err());
     }
 }

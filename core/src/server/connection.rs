@@ -113,14 +113,16 @@ pub(super) async fn watch<C>(
 {
     tokio::pin!(connection);
     let first_request_by = activity.opened + timers.first_request;
-    let mut deadline = first_request_by.min(activity.opened + timers.idle);
+    // None once the server is closing and the connection finishes its in-flight requests: the
+    // server's grace period bounds those, not a timer of this connection.
+    let mut deadline = Some(first_request_by.min(activity.opened + timers.idle));
     let mut shutting_down = false;
     let mut closing = false;
     loop {
         tokio::select! {
             // A connection error is the client's doing (reset, bad request line): nothing to answer.
             _ = connection.as_mut() => return,
-            _ = tokio::time::sleep_until(deadline) => {
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 if shutting_down {
                     return;
                 }
@@ -129,7 +131,7 @@ pub(super) async fn watch<C>(
                     if now < first_request_by {
                         // Looked at again within an idle period, so a first request that comes
                         // early gets its idle timer on time.
-                        deadline = first_request_by.min(now + timers.idle);
+                        deadline = Some(first_request_by.min(now + timers.idle));
                         continue;
                     }
                     if let Some(metrics) = metrics {
@@ -138,15 +140,15 @@ pub(super) async fn watch<C>(
                     return;
                 }
                 match activity.idle_since() {
-                    None => deadline = Instant::now() + timers.idle,
-                    Some(since) if since + timers.idle > Instant::now() => deadline = since + timers.idle,
+                    None => deadline = Some(Instant::now() + timers.idle),
+                    Some(since) if since + timers.idle > Instant::now() => deadline = Some(since + timers.idle),
                     Some(_) => {
                         if let Some(metrics) = metrics {
                             metrics.timed_out(TimeoutPhase::Idle);
                         }
                         shutdown_gracefully(connection.as_mut());
                         shutting_down = true;
-                        deadline = Instant::now() + timers.close_grace;
+                        deadline = Some(Instant::now() + timers.close_grace);
                     }
                 }
             }
@@ -169,8 +171,7 @@ pub(super) async fn watch<C>(
                         if activity.any_request.load(Ordering::Relaxed) && !shutting_down {
                             shutdown_gracefully(connection.as_mut());
                             shutting_down = true;
-                            // In-flight requests run to the end of the grace period, not this timer.
-                            deadline = Instant::now() + Duration::from_secs(24 * 3600);
+                            deadline = None;
                         }
                     }
                 }

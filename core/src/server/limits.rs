@@ -13,10 +13,20 @@ const MIN_AUTOMATIC_CONNECTIONS: usize = 16;
 /// a head between the two is parsed, and answered with a problem by the pipeline.
 pub(super) const HEADER_BYTES_MARGIN: usize = 16 * 1024;
 
-/// hyper's HTTP/1 read buffer: room for the largest head we answer with a problem. Its floor
-/// is hyper's own minimum.
+/// The least hyper's parser reads before it gives up, however low `server.max_header_bytes` is:
+/// a service that sets a small limit (the conformance config's 4 KiB) still answers a head of a
+/// few tens of KiB, which clients and schema-driven testers do send, with a problem, not a bare
+/// 431. 200 connections holding this much cost 12.5 MiB.
+pub(super) const MIN_PARSED_HEAD_BYTES: usize = 64 * 1024;
+
+/// The most bytes of one request head hyper parses, so that the pipeline answers it.
+fn parsed_head_bytes(server: &ServerConfig) -> usize {
+    (server.max_header_bytes + HEADER_BYTES_MARGIN).max(MIN_PARSED_HEAD_BYTES)
+}
+
+/// hyper's HTTP/1 read buffer: room for the largest head we answer with a problem.
 pub(super) fn http1_max_buf_size(server: &ServerConfig) -> usize {
-    (server.max_header_bytes + HEADER_BYTES_MARGIN).max(8192)
+    parsed_head_bytes(server)
 }
 
 /// hyper's HTTP/1 header line limit: twice ours, so a request a little past ours gets a problem.
@@ -26,7 +36,7 @@ pub(super) fn http1_max_headers(server: &ServerConfig) -> usize {
 
 /// HTTP/2's `SETTINGS_MAX_HEADER_LIST_SIZE` (which counts 32 bytes more per header than we do).
 pub(super) fn http2_max_header_list_size(server: &ServerConfig) -> u32 {
-    let bytes = server.max_header_bytes + HEADER_BYTES_MARGIN + 32 * server.max_header_count;
+    let bytes = parsed_head_bytes(server) + 32 * server.max_header_count;
     u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
@@ -75,5 +85,13 @@ mod tests {
         assert!(http1_max_buf_size(&server) > server.max_header_bytes);
         assert!(http1_max_headers(&server) > server.max_header_count);
         assert!(http2_max_header_list_size(&server) as usize > server.max_header_bytes);
+    }
+
+    #[test]
+    fn a_small_header_limit_still_leaves_tens_of_kib_to_the_pipeline() {
+        let server = ServerConfig { max_header_bytes: 4096, ..ServerConfig::default() };
+        assert_eq!(http1_max_buf_size(&server), MIN_PARSED_HEAD_BYTES);
+        let large = ServerConfig { max_header_bytes: 1024 * 1024, ..ServerConfig::default() };
+        assert_eq!(http1_max_buf_size(&large), 1024 * 1024 + HEADER_BYTES_MARGIN);
     }
 }

@@ -1,6 +1,6 @@
 //! The HTTP server: hyper 1 on a tokio runtime the core owns, so hosts in any language get the
 //! same threads, limits, timeouts and graceful shutdown. `connection` decides when a connection
-//! ends; `limits` turns `server.*` into hyper's sizes.
+//! ends; `limits` turns `server.*` into hyper's sizes; `tls` is HTTPS (`server.tls`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -9,6 +9,11 @@ use std::time::Duration;
 
 mod connection;
 mod limits;
+mod reload;
+mod tls;
+
+pub use reload::ReloadError;
+pub use tls::TlsError;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONNECTION};
@@ -20,8 +25,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{oneshot, watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
+use crate::identity::VerifiedClientCertificate;
 use connection::{Activity, Phase, Timers};
 
 /// Errors starting the server.
@@ -38,19 +45,38 @@ pub enum ServerError {
         /// Why.
         source: std::io::Error,
     },
+    /// `server.tls` names files that cannot serve HTTPS.
+    #[error("cannot serve HTTPS: {0}")]
+    Tls(#[from] TlsError),
 }
+
+/// One listening socket, and its TLS configuration when it speaks HTTPS.
+struct Listener {
+    tcp: TcpListener,
+    tls: Option<Arc<tls::TlsCell>>,
+}
+
+/// Whether a request came over TLS: set on the request's extensions by the server, read by the
+/// policy input (`input.attributes.request.http.scheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverTls;
 
 /// A running server. Dropping it shuts the server down gracefully and waits for it.
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     stopped: Option<oneshot::Receiver<()>>,
     runtime: Option<tokio::runtime::Runtime>,
-    app: App,
+    /// The application too (a reload swaps its stages).
+    reloader: reload::Reloader,
 }
 
 /// Starts serving `app` on `server.host:server.port`, on the core's own threads; returns at once.
+/// On Unix, SIGPIPE is set to ignored if it still has its default action (see
+/// [`ignore_sigpipe`]).
 pub fn start(app: App) -> Result<ServerHandle, ServerError> {
+    ignore_sigpipe();
     let server = &app.config().server;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all().thread_name("armature-worker");
@@ -58,16 +84,61 @@ pub fn start(app: App) -> Result<ServerHandle, ServerError> {
         runtime.worker_threads(server.workers);
     }
     let runtime = runtime.build().map_err(ServerError::Runtime)?;
-    let address = format!("{}:{}", server.host, server.port);
-    let listener = runtime
-        .block_on(bind(&address, server.reuse_port))
-        .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
+    let acceptor = match server.tls.enabled() {
+        true => Some(Arc::new(tls::TlsCell::new(tls::server_config(&server.tls)?))),
+        false => None,
+    };
+    let reloader = reload::Reloader::new(app.clone(), acceptor.clone());
+    let open = |port: u16| -> Result<(TcpListener, SocketAddr), ServerError> {
+        let address = format!("{}:{port}", server.host);
+        let listener = runtime
+            .block_on(bind(&address, server.reuse_port))
+            .map_err(|source| ServerError::Bind { address: address.clone(), source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { address, source })?;
+        Ok((listener, local_addr))
+    };
+    let (main, local_addr) = open(server.port)?;
+    let mut listeners = Vec::with_capacity(2);
+    let tls_addr = match server.tls.port {
+        // HTTPS beside plain HTTP, on its own port.
+        Some(port) => {
+            let (second, second_addr) = open(port)?;
+            listeners.push(Listener { tcp: main, tls: None });
+            listeners.push(Listener { tcp: second, tls: acceptor });
+            Some(second_addr)
+        }
+        None => {
+            let tls_addr = acceptor.is_some().then_some(local_addr);
+            listeners.push(Listener { tcp: main, tls: acceptor });
+            tls_addr
+        }
+    };
     let (shutdown, shutdown_requested) = watch::channel(false);
     let (stopped_tx, stopped) = oneshot::channel();
     app.lifecycle().set_listening(true);
-    runtime.spawn(serve(app.clone(), listener, shutdown_requested, stopped_tx));
-    Ok(ServerHandle { local_addr, shutdown, stopped: Some(stopped), runtime: Some(runtime), app })
+    runtime.spawn(serve(app.clone(), listeners, shutdown_requested, stopped_tx));
+    Ok(ServerHandle { local_addr, tls_addr, shutdown, stopped: Some(stopped), runtime: Some(runtime), reloader })
+}
+
+/// A write to a socket its peer has closed raises SIGPIPE when it goes through `writev` (tokio's
+/// vectored writes, TLS records among them), and SIGPIPE's default action ends the process. Rust
+/// and Python programs, Node and Go ignore it from the start; a C host does not, and a client
+/// that hangs up early (after TLS 1.3's session tickets, say) would kill it. A handler the host
+/// installed is left alone.
+fn ignore_sigpipe() {
+    #[cfg(unix)]
+    {
+        // SAFETY: sigaction with a NULL new action only reads the current one into a local;
+        // signal() then swaps in SIG_IGN, which is async-signal-safe to install at any time.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction == libc::SIG_DFL
+            {
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            }
+        }
+    }
 }
 
 /// Binds the listener; with `reuse_port`, through a socket with SO_REUSEPORT set before bind.
@@ -90,14 +161,33 @@ async fn bind(address: &str, reuse_port: bool) -> std::io::Result<TcpListener> {
 }
 
 impl ServerHandle {
-    /// The bound address (useful with port 0).
+    /// The bound address of `server.port` (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
+    /// The address that speaks HTTPS: `server.tls.port`'s, or `server.port`'s when TLS is on
+    /// without its own port; None without TLS.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
+    }
+
     /// The application served.
     pub fn app(&self) -> &App {
-        &self.app
+        self.reloader.app()
+    }
+
+    /// Re-reads the TLS certificate and key (and client CAs) with everything [`App::reload`]
+    /// reads, and swaps them in together; what SIGHUP does. New handshakes use the new
+    /// certificate, open connections keep theirs. On failure nothing changes. Blocks while the
+    /// files are read and the policy compiles: call it off the runtime's threads.
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        self.reloader.reload()
+    }
+
+    /// A cloneable [`ServerHandle::reload`], usable from any thread.
+    pub fn reload_trigger(&self) -> ReloadTrigger {
+        ReloadTrigger(self.reloader.clone())
     }
 
     /// Begins a graceful shutdown and returns at once: readiness turns false, then after
@@ -117,7 +207,10 @@ impl ServerHandle {
         self.join();
     }
 
-    /// Blocks until SIGINT or SIGTERM (or a shutdown call), then shuts down gracefully.
+    /// Blocks until SIGINT or SIGTERM (or a shutdown call), then shuts down gracefully; on
+    /// SIGHUP meanwhile, reloads (see [`ServerHandle::reload`]). Hosts that keep signals to
+    /// themselves (Python's and Node's event loops, Go's runtime) call `wait` instead, and
+    /// `reload` from their own SIGHUP handler.
     pub fn run_until_signal(mut self) {
         if let Some(runtime) = &self.runtime {
             let mut requested = self.shutdown.subscribe();
@@ -125,6 +218,7 @@ impl ServerHandle {
                 tokio::select! {
                     _ = termination_signal() => {}
                     _ = requested.wait_for(|&stop| stop) => {}
+                    _ = reload::on_hangup(self.reloader.clone()) => {}
                 }
             });
         }
@@ -161,6 +255,17 @@ impl ShutdownTrigger {
     }
 }
 
+/// Triggers a reload from anywhere (see [`ServerHandle::reload`]).
+#[derive(Clone)]
+pub struct ReloadTrigger(reload::Reloader);
+
+impl ReloadTrigger {
+    /// Reloads; blocks while the files are read.
+    pub fn reload(&self) -> Result<(), ReloadError> {
+        self.0.reload()
+    }
+}
+
 async fn termination_signal() {
     #[cfg(unix)]
     {
@@ -182,7 +287,7 @@ async fn termination_signal() {
     }
 }
 
-async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bool>, stopped: oneshot::Sender<()>) {
+async fn serve(app: App, listeners: Vec<Listener>, mut shutdown: watch::Receiver<bool>, stopped: oneshot::Sender<()>) {
     let config = app.config().server.clone();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -209,7 +314,7 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
     let max_connections = limits::max_connections(&config);
     let permits = Arc::new(Semaphore::new(max_connections));
     let (phase, phase_seen) = watch::channel(Phase::Serving);
-    let accept = |stream: TcpStream, peer: SocketAddr| {
+    let accept = |stream: TcpStream, peer: SocketAddr, tls: Option<&Arc<tls::TlsCell>>| {
         let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
             // Full: closing at once costs the client a retry, not the service its descriptors.
             if let Some(metrics) = app.telemetry().metrics() {
@@ -219,18 +324,47 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
+        // `tls`: None for plain HTTP; Some(the verified client certificate, if any) over TLS.
         let service = {
             let app = app.clone();
             let activity = Arc::clone(&activity);
-            service_fn(move |request| serve_request(app.clone(), Arc::clone(&activity), request, peer))
+            move |tls: Option<Option<VerifiedClientCertificate>>| {
+                service_fn(move |request| serve_request(app.clone(), Arc::clone(&activity), request, peer, tls.clone()))
+            }
         };
-        let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
         let app = app.clone();
         let phase_seen = phase_seen.clone();
+        let builder = Arc::clone(&builder);
+        // The configuration current at accept: a reload during the handshake does not change it.
+        let tls = tls.map(|cell| TlsAcceptor::from(cell.load_full()));
         tokio::spawn(async move {
             let metrics = app.telemetry().metrics().map(|metrics| metrics.connections());
             let _open = metrics.map(|metrics| metrics.opened());
-            connection::watch(connection, |c| c.graceful_shutdown(), activity, phase_seen, timers, metrics).await;
+            match tls {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service(None)).into_owned();
+                    connection::watch(connection, |c| c.graceful_shutdown(), activity, phase_seen, timers, metrics)
+                        .await;
+                }
+                Some(acceptor) => {
+                    // The handshake has the time of a request head: a client that opens and
+                    // stalls holds a descriptor no longer than a slow HTTP/1 client would.
+                    let handshake = tokio::time::timeout(timers.first_request, acceptor.accept(stream)).await;
+                    let Ok(Ok(stream)) = handshake else {
+                        if let Some(metrics) = metrics {
+                            metrics.tls_handshake_failed();
+                        }
+                        return;
+                    };
+                    // Read once per connection: every request of it carries the same certificate.
+                    let certificate = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first());
+                    let certificate = certificate.map(|der| VerifiedClientCertificate::read(der));
+                    let service = service(Some(certificate));
+                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                    connection::watch(connection, |c| c.graceful_shutdown(), activity, phase_seen, timers, metrics)
+                        .await;
+                }
+            }
             drop(permit);
         });
     };
@@ -239,8 +373,8 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
     tokio::pin!(drain_delay);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => accept(stream, peer),
+            (accepted, index) = accept_any(&listeners) => match accepted {
+                Ok((stream, peer)) => accept(stream, peer, listeners[index].tls.as_ref()),
                 // Accept errors (EMFILE, aborted handshakes) are transient: back off briefly.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
@@ -256,10 +390,12 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
     }
     // Connections the kernel completed but we have not accepted yet carry requests clients sent
     // before the listener closed: serve them rather than let the close reset them.
-    while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.accept()).await {
-        accept(stream, peer);
+    for listener in &listeners {
+        while let Ok(Ok((stream, peer))) = tokio::time::timeout(Duration::ZERO, listener.tcp.accept()).await {
+            accept(stream, peer, listener.tls.as_ref());
+        }
     }
-    drop(listener);
+    drop(listeners);
     app.lifecycle().set_listening(false);
     let _ = phase.send(Phase::Closing);
     let all_closed = permits.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX));
@@ -268,6 +404,19 @@ async fn serve(app: App, listener: TcpListener, mut shutdown: watch::Receiver<bo
     let flushing = app.clone();
     let _ = tokio::task::spawn_blocking(move || flushing.telemetry().shutdown()).await;
     let _ = stopped.send(());
+}
+
+/// The next connection of either listener (there are at most two: plain HTTP and HTTPS), with
+/// the index of the one it came from.
+async fn accept_any(listeners: &[Listener]) -> (std::io::Result<(TcpStream, SocketAddr)>, usize) {
+    match listeners {
+        [only] => (only.tcp.accept().await, 0),
+        [first, second, ..] => tokio::select! {
+            accepted = first.tcp.accept() => (accepted, 0),
+            accepted = second.tcp.accept() => (accepted, 1),
+        },
+        [] => std::future::pending().await,
+    }
 }
 
 /// How long an idle connection asked to close gracefully may take before it is dropped.
@@ -279,10 +428,17 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 async fn serve_request(
     app: App,
     activity: Arc<Activity>,
-    request: Request<Incoming>,
+    mut request: Request<Incoming>,
     peer: SocketAddr,
+    tls: Option<Option<VerifiedClientCertificate>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let http1 = request.version() < Version::HTTP_2;
+    if let Some(certificate) = tls {
+        request.extensions_mut().insert(OverTls);
+        if let Some(certificate) = certificate {
+            request.extensions_mut().insert(certificate);
+        }
+    }
     let _busy = activity.begin(!http1);
     let mut response = app.handle_from_socket(request, peer).await;
     if http1 && app.lifecycle().is_draining() {

@@ -15,6 +15,9 @@
 //! | `armature_connections_open` | gauge | |
 //! | `armature_connections_rejected_total` | counter | |
 //! | `armature_connections_timed_out_total` | counter | `phase` (`first_request`, `idle`) |
+//! | `armature_tls_handshake_failures_total` | counter | |
+//! | `armature_reloads_total` | counter | `result` (`succeeded`, `failed`) |
+//! | `armature_jwks_fetch_failures_total` | counter | |
 //!
 //! # Cardinality
 //!
@@ -130,6 +133,8 @@ struct Families {
     authorization_errors: Family<OperationLabels, Counter>,
     authentication_failures: Family<OperationLabels, Counter>,
     response_violations: Family<OperationLabels, Counter>,
+    reloads: Family<ReloadLabel, Counter>,
+    jwks_fetch_failures: Counter,
 }
 
 /// One operation's resolved series. Each slot is filled on first use so that only series that
@@ -195,6 +200,8 @@ impl Metrics {
             authorization_errors: Family::default(),
             authentication_failures: Family::default(),
             response_violations: Family::default(),
+            reloads: Family::default(),
+            jwks_fetch_failures: Counter::default(),
         };
         let in_flight = Gauge::default();
         let mut registry = Registry::default();
@@ -222,6 +229,12 @@ impl Metrics {
             "armature_connections_rejected",
             "Connections closed at accept because server.max_connections were open",
             connections.rejected.clone(),
+        );
+        registry.register(
+            "armature_tls_handshake_failures",
+            "HTTPS connections closed because their TLS handshake failed or did not finish within \
+             server.header_read_timeout_ms (bad client certificate, protocol, plain HTTP sent to the TLS port)",
+            connections.tls_handshake_failures.clone(),
         );
         registry.register(
             "armature_connections_timed_out",
@@ -254,6 +267,16 @@ impl Metrics {
             "Handler responses that broke the contract, by operation",
             families.response_violations.clone(),
         );
+        registry.register(
+            "armature_reloads",
+            "Reloads (SIGHUP or the host's reload call), by result: a failed one changed nothing",
+            families.reloads.clone(),
+        );
+        registry.register(
+            "armature_jwks_fetch_failures",
+            "JWKS fetches that failed (unreachable, not JSON, discovery issuer mismatch); the last good keys stay",
+            families.jwks_fetch_failures.clone(),
+        );
         Metrics {
             registry,
             families,
@@ -274,6 +297,23 @@ impl Metrics {
     pub fn request_started(&self) -> InFlight {
         self.in_flight.inc();
         InFlight { gauge: self.in_flight.clone() }
+    }
+
+    /// A reload ended; `succeeded`: its files were swapped in.
+    pub fn reloaded(&self, succeeded: bool) {
+        let result = if succeeded { "succeeded" } else { "failed" };
+        self.families.reloads.get_or_create(&ReloadLabel { result }).inc();
+    }
+
+    /// Reloads so far that ended so (`succeeded` or not).
+    pub fn reloads(&self, succeeded: bool) -> u64 {
+        let result = if succeeded { "succeeded" } else { "failed" };
+        self.families.reloads.get(&ReloadLabel { result }).map_or(0, |counter| counter.get())
+    }
+
+    /// The counter of failed JWKS fetches, which the identity stage increments.
+    pub fn jwks_fetch_failures(&self) -> &Counter {
+        &self.families.jwks_fetch_failures
     }
 
     /// The server's connection series.
@@ -419,6 +459,11 @@ struct PhaseLabel {
     phase: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabel {
+    result: &'static str,
+}
+
 /// The server's connection series: open connections, connections refused past
 /// `server.max_connections`, connections cut for sending nothing.
 #[derive(Debug, Default)]
@@ -426,6 +471,7 @@ pub struct ConnectionMetrics {
     open: Gauge,
     rejected: Counter,
     timed_out: Family<PhaseLabel, Counter>,
+    tls_handshake_failures: Counter,
 }
 
 impl ConnectionMetrics {
@@ -438,6 +484,16 @@ impl ConnectionMetrics {
     /// A connection was closed at accept for lack of room.
     pub fn rejected(&self) {
         self.rejected.inc();
+    }
+
+    /// A TLS handshake failed (or did not finish in time): the connection was closed.
+    pub fn tls_handshake_failed(&self) {
+        self.tls_handshake_failures.inc();
+    }
+
+    /// TLS handshakes failed so far.
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.tls_handshake_failures.get()
     }
 
     /// A connection was closed for sending nothing in time.

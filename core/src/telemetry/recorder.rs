@@ -12,8 +12,11 @@ use http::Method;
 
 use crate::config::telemetry::TelemetryConfig;
 use crate::telemetry::access_log::{AccessLog, AccessRecord, LogWriter};
+use crate::telemetry::client_spans::ClientSpans;
 use crate::telemetry::metrics::Metrics;
-use crate::telemetry::spans::{should_sample, AttributeValue, RequestSpan, SpanExporter, SpansError, StageTiming};
+use crate::telemetry::spans::{
+    should_sample, AttributeValue, RequestSpan, SpanExporter, SpanRole, SpansError, StageTiming,
+};
 use crate::trace_context::TraceContext;
 
 /// Errors starting telemetry.
@@ -107,7 +110,8 @@ pub struct Telemetry {
     metrics: Option<Metrics>,
     access_log: Option<AccessLog>,
     log: Arc<LogWriter>,
-    spans: Option<SpanExporter>,
+    /// Shared with the outgoing calls of recorded requests ([`ClientSpans`]).
+    spans: Option<Arc<SpanExporter>>,
     sample_ratio: f64,
 }
 
@@ -130,7 +134,7 @@ impl Telemetry {
 
     /// As [`Telemetry::new`], writing log lines through `log` (tests capture them this way).
     pub fn with_writer(config: &TelemetryConfig, log: Arc<LogWriter>) -> Result<Telemetry, TelemetryError> {
-        let spans = if config.tracing.enabled { Some(SpanExporter::start(&config.tracing)?) } else { None };
+        let spans = if config.tracing.enabled { Some(Arc::new(SpanExporter::start(&config.tracing)?)) } else { None };
         Ok(Telemetry {
             metrics: config.metrics.enabled.then(Metrics::new),
             access_log: AccessLog::new(&config.access_log, log.clone()),
@@ -163,6 +167,15 @@ impl Telemetry {
             trace.flags = if sampled { trace.flags | 0x01 } else { trace.flags & !0x01 };
         }
         sampled
+    }
+
+    /// Where the outgoing calls of a request are exported: through the span exporter when the
+    /// request's own span is `recorded`, nowhere otherwise.
+    pub fn client_spans(&self, recorded: bool) -> ClientSpans {
+        match (&self.spans, recorded) {
+            (Some(spans), true) => ClientSpans::recorded_by(spans.clone()),
+            _ => ClientSpans::off(),
+        }
     }
 
     /// Records one answered request: metrics, access log line and span.
@@ -224,6 +237,7 @@ fn request_span(finished: &FinishedRequest<'_>, times: SpanTimes, duration: Dura
         RouteLabel::Unmatched => method.to_owned(),
     };
     RequestSpan {
+        role: SpanRole::Server,
         trace_id: finished.trace.trace_id,
         span_id: finished.trace.span_id,
         parent_span_id: finished.trace.parent_span_id,

@@ -1,4 +1,5 @@
-//! OpenTelemetry server spans, one per request, exported with OTLP over HTTP (protobuf).
+//! OpenTelemetry server spans, one per request, exported with OTLP over HTTP (protobuf); the
+//! client spans of outgoing calls (`client_spans`) go through the same exporter.
 //!
 //! The request pipeline already knows everything a span needs (ids echoed in `traceparent`,
 //! route, timings) by the time the response is written, so spans are built after the fact from a
@@ -15,19 +16,20 @@ use opentelemetry::trace::{
     TraceState, Tracer as _,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::trace::{
     BatchSpanProcessor, IdGenerator, RandomIdGenerator, Sampler, SdkTracer, SdkTracerProvider,
 };
 use opentelemetry_sdk::Resource;
 
+use super::otlp_client::OtlpHttpClient;
 use crate::config::telemetry::TracingConfig;
 use crate::trace_context;
 
 /// Errors starting the exporter.
 #[derive(Debug, thiserror::Error)]
 pub enum SpansError {
-    /// The configured endpoint is not an absolute `http://host[:port]/path` URL.
+    /// The configured endpoint is not an absolute `http(s)://host[:port]/path` URL.
     #[error("telemetry.tracing.endpoint `{endpoint}`: {reason}")]
     BadEndpoint {
         /// The endpoint as configured.
@@ -39,9 +41,12 @@ pub enum SpansError {
     /// exporting nothing.
     #[error("telemetry.tracing.export_timeout_ms must be at least 1")]
     ZeroTimeout,
-    /// The OTLP exporter could not be built (for instance its HTTP client).
+    /// The OTLP exporter could not be built.
     #[error("cannot build the OTLP span exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    /// Its HTTP client could not be built (`telemetry.tracing.ca_file`).
+    #[error("cannot build the OTLP span exporter's client: {0}")]
+    Client(String),
 }
 
 /// One attribute value.
@@ -64,15 +69,27 @@ pub struct StageTiming {
     pub end: SystemTime,
 }
 
-/// A finished server span of one request.
+/// Which side of a call a span records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanRole {
+    /// The server span of a request this service answered.
+    Server,
+    /// An outgoing call a handler made while serving a request (see `client_spans`).
+    Client,
+}
+
+/// A finished span: the server span of one request, or one of its outgoing calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestSpan {
+    /// Server or client span.
+    pub role: SpanRole,
     /// The trace.
     pub trace_id: trace_context::TraceId,
-    /// This server's span id: it was already echoed to the client in `traceparent`, so the
-    /// exported span carries exactly this id.
+    /// The span's id. A server span's was already echoed to the client in `traceparent`, a
+    /// client span's sent on the call, so the exported span carries exactly this id.
     pub span_id: trace_context::SpanId,
-    /// The caller's span id when the request came with a `traceparent`.
+    /// The caller's span id when the request came with a `traceparent`; for a client span, the
+    /// server span's.
     pub parent_span_id: Option<trace_context::SpanId>,
     /// Span name, e.g. `GET /users/{id}`.
     pub name: String,
@@ -141,16 +158,18 @@ impl SpanExporter {
     /// Starts the exporter (batching in a background thread). Must work whether or not it is
     /// called inside a tokio runtime.
     ///
-    /// Works in both cases because nothing here needs a runtime: the SDK's batch processor runs on
-    /// its own OS thread and the exporter's blocking HTTP client is built on a thread of its own.
+    /// Works in both cases because nothing here needs the caller's runtime: the SDK's batch
+    /// processor runs on its own OS thread, and the exporter's client on a runtime of its own.
     pub fn start(config: &TracingConfig) -> Result<SpanExporter, SpansError> {
         check_endpoint(&config.endpoint)?;
         if config.export_timeout_ms == 0 {
             return Err(SpansError::ZeroTimeout);
         }
         let timeout = Duration::from_millis(config.export_timeout_ms);
+        let client = OtlpHttpClient::new(config.ca_file.as_deref(), timeout).map_err(SpansError::Client)?;
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
+            .with_http_client(client)
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(config.endpoint.clone())
             .with_timeout(timeout)
@@ -204,7 +223,10 @@ impl SpanExporter {
             })
             .collect();
         let builder = SpanBuilder::from_name(span.name)
-            .with_kind(SpanKind::Server)
+            .with_kind(match span.role {
+                SpanRole::Server => SpanKind::Server,
+                SpanRole::Client => SpanKind::Client,
+            })
             .with_start_time(span.start)
             .with_attributes(attributes)
             .with_events(events);
@@ -261,11 +283,8 @@ pub fn should_sample(has_parent: bool, parent_sampled: bool, trace_id: trace_con
 fn check_endpoint(endpoint: &str) -> Result<(), SpansError> {
     let bad = |reason: &str| SpansError::BadEndpoint { endpoint: endpoint.to_owned(), reason: reason.to_owned() };
     let uri: http::Uri = endpoint.parse().map_err(|error: http::uri::InvalidUri| bad(&error.to_string()))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        // The HTTP client is built without TLS to keep C crypto and certificate stores out.
-        Some("https") => return Err(bad("https is not supported (no TLS in this build); use an http:// collector")),
-        Some(_) | None => return Err(bad("must be an absolute http:// URL")),
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(bad("must be an absolute https:// or http:// URL"));
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(bad("has no host"));
@@ -353,7 +372,8 @@ mod tests {
     fn endpoint_checks() {
         assert!(check_endpoint("http://127.0.0.1:4318/v1/traces").is_ok());
         assert!(check_endpoint("http://collector/v1/traces").is_ok());
-        for bad in ["", "127.0.0.1:4318", "/v1/traces", "https://collector/v1/traces", "ftp://x/y", "http://"] {
+        assert!(check_endpoint("https://collector/v1/traces").is_ok());
+        for bad in ["", "127.0.0.1:4318", "/v1/traces", "ftp://x/y", "http://"] {
             assert!(matches!(check_endpoint(bad), Err(SpansError::BadEndpoint { .. })), "{bad:?}");
         }
     }

@@ -393,6 +393,7 @@ static const Route routes[] = {
     {"droppedResponder", dropped_responder},
     {"whoami", whoami},
     {"whoamiOptional", whoami},
+    {"whoamiBasic", whoami},
     {"listNotes", list_notes},
     {"createNote", create_note},
     {"deleteNote", no_content},

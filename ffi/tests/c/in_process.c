@@ -42,6 +42,24 @@ static void hello(void *user_data, ArmatureRequest *req, ArmatureResponder *res)
     EXPECT(flags == 0x03); /* a new trace: sampled, random trace id */
     ArmatureStr tracestate = {0};
     EXPECT_STATUS(armature_request_tracestate(req, &tracestate, NULL), ARMATURE_STATUS_NOT_FOUND);
+    /* An outgoing call as a client span: its own span id, the request's trace and flags. Tracing
+     * is off here, so nothing is recorded; core/tests/spans.rs checks what is exported. */
+    ArmatureOutgoingCall *call = NULL;
+    const ArmatureStr none = {0};
+    const ArmatureStr get = {(const uint8_t *)"GET", 3};
+    const ArmatureStr url = {(const uint8_t *)"http://inventory/stock?token=x", 30};
+    EXPECT_STATUS(armature_request_begin_call(req, none, get, url, &call, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT(call == NULL);
+    EXPECT_STATUS(armature_request_begin_call(req, get, get, url, &call, NULL), ARMATURE_STATUS_OK);
+    uint8_t call3[ARMATURE_TRACEPARENT_LEN];
+    EXPECT_STATUS(armature_outgoing_call_traceparent(call, call3, sizeof call3, NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_outgoing_call_traceparent(call, small, sizeof small, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT(memcmp(call3, traceparent.ptr, 36) == 0 && memcmp(call3 + 52, traceparent.ptr + 52, 3) == 0);
+    EXPECT(memcmp(call3 + 36, traceparent.ptr + 36, 16) != 0 && memcmp(call3 + 36, call1 + 36, 16) != 0);
+    EXPECT_STATUS(armature_outgoing_call_tracestate(call, &tracestate, NULL), ARMATURE_STATUS_NOT_FOUND);
+    EXPECT(armature_outgoing_call_is_recording(call) == 0);
+    armature_outgoing_call_end(call, 200, none);
+    armature_outgoing_call_end(NULL, 0, none);
     Text body = {0};
     text_put(&body, "hello ", 6);
     text_put(&body, name.ptr, name.len);

@@ -151,6 +151,8 @@ int main(void) {
     EXPECT_STATUS(armature_server_port(server, &port, NULL), ARMATURE_STATUS_NOT_STARTED);
     EXPECT_STATUS(armature_server_shutdown(server, NULL), ARMATURE_STATUS_NOT_STARTED);
     EXPECT_STATUS(armature_server_wait(server, NULL), ARMATURE_STATUS_NOT_STARTED);
+    EXPECT_STATUS(armature_server_reload(server, NULL), ARMATURE_STATUS_OK); /* read at start */
+    EXPECT_STATUS(armature_server_reload(NULL, NULL), ARMATURE_STATUS_NULL_ARGUMENT);
     ArmaturePending batch[4];
     size_t taken = 99;
     EXPECT_STATUS(armature_server_try_take(server, batch, 4, &taken, NULL), ARMATURE_STATUS_OK);
@@ -165,6 +167,7 @@ int main(void) {
     EXPECT_STATUS(armature_server_set_queued(server, LIT("plaintext"), NULL), ARMATURE_STATUS_ALREADY_STARTED);
     EXPECT_STATUS(armature_server_port(server, &port, NULL), ARMATURE_STATUS_OK);
     EXPECT(port != 0);
+    EXPECT_STATUS(armature_server_reload(server, NULL), ARMATURE_STATUS_OK);
     ArmatureError *error = NULL;
     EXPECT_STATUS(armature_server_free(server, &error), ARMATURE_STATUS_RUNNING);
     EXPECT(error != NULL && armature_error_status(error) == ARMATURE_STATUS_RUNNING);

@@ -1,5 +1,5 @@
 // Command armature-conformance-go serves the Go conformance service (`ci/serve go`) on
-// ARMATURE_SERVER__PORT, and drains on SIGTERM or SIGINT, exiting 0.
+// ARMATURE_SERVER__PORT, drains on SIGTERM or SIGINT, exiting 0, and reloads on SIGHUP.
 //
 // With -transport it serves the runner's process transport instead (armature-conformance
 // --transport-command): one JSON request per stdin line, each run through App.Inject, one
@@ -37,8 +37,14 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "armature: listening on port %d (pid %d)\n", app.Port(), os.Getpid())
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	<-signals
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	for sig := range signals {
+		if sig != syscall.SIGHUP {
+			break
+		}
+		// The core logs and counts a failed reload; the service runs on as before.
+		_ = app.Reload()
+	}
 	if err := app.Close(); err != nil {
 		log.Fatal(err)
 	}

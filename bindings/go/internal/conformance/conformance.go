@@ -148,6 +148,7 @@ var handlers = map[string]armature.HandlerFunc{
 	},
 	"whoami":         whoami,
 	"whoamiOptional": whoami,
+	"whoamiBasic":    whoami,
 	"listNotes": func(_ context.Context, r *armature.Request) (*armature.Response, error) {
 		var rule any
 		if value := r.Header("x-authz-rule"); value != "" {
