@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::CertificateDer;
 
 /// A client sending bodies of type `B`.
 pub(crate) type Client<B> = hyper_util::client::legacy::Client<hyper_rustls::HttpsConnector<HttpConnector>, B>;
@@ -38,13 +36,7 @@ where
     let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(path) = ca_file {
         let bad = |message: String| SetupError { key: ca_key, message };
-        let certificates = CertificateDer::pem_file_iter(path)
-            .and_then(|read| read.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| bad(format!("{}: {e}", path.display())))?;
-        if certificates.is_empty() {
-            return Err(bad(format!("no certificate in {}", path.display())));
-        }
-        for certificate in certificates {
+        for certificate in crate::pem::certificates(path).map_err(bad)? {
             roots.add(certificate).map_err(|e| bad(format!("{}: {e}", path.display())))?;
         }
     }

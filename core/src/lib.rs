@@ -33,6 +33,7 @@ pub mod host_options;
 mod https_client;
 pub mod identity;
 pub mod path_params;
+mod pem;
 pub mod problem;
 pub mod request_id;
 pub mod server;

@@ -67,12 +67,5 @@ pub(crate) fn server_config(config: &TlsConfig) -> Result<Arc<ServerConfig>, Tls
 }
 
 fn certificates(path: &Path, key: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let read = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TlsError::new(key, format!("cannot read {}: {e}", path.display())))?;
-    let chain =
-        read.collect::<Result<Vec<_>, _>>().map_err(|e| TlsError::new(key, format!("{}: {e}", path.display())))?;
-    if chain.is_empty() {
-        return Err(TlsError::new(key, format!("no certificate in {}", path.display())));
-    }
-    Ok(chain)
+    crate::pem::certificates(path).map_err(|message| TlsError::new(key, message))
 }
