@@ -4,9 +4,16 @@
 //! The password never leaves this module: it is verified and dropped, and the policy input,
 //! the logs and the handler's request never carry it. A password hash is deliberately slow
 //! (tens of milliseconds), so each verification runs on tokio's blocking pool, at most one per
-//! core at a time, and never on a runtime thread. An unknown user costs one verification too
-//! (against the first user's hash, its result ignored), so timing does not tell which user
-//! names exist; the hash crates compare in constant time.
+//! core at a time, and never on a runtime thread.
+//!
+//! Timing must not tell which user names exist, whatever hashes are configured. Users fall into
+//! cost classes (bcrypt at one cost, argon2id with one set of parameters); every check verifies
+//! the password once per class, in a fixed order: against the claimed user's own hash in that
+//! user's class, and against a stand-in (the first user of the class) in every other class, whose
+//! results are ignored. A known user of any class and an unknown user thus pay the same
+//! verifications. With one class (the usual case) that is one verification, as for any server;
+//! a mixed configuration (bcrypt users beside argon2id ones, or two bcrypt costs) pays the sum,
+//! the price of not leaking which kind a user has. The hash crates compare in constant time.
 //!
 //! A user who logged in is remembered for `identity.basic.cache_seconds` (as Caddy does), so a
 //! client sending the same credentials on every request pays one hash per period, not one per
@@ -31,8 +38,9 @@ use crate::config::BasicConfig;
 #[derive(Default)]
 pub struct BasicUsers {
     users: HashMap<String, Arc<User>>,
-    /// Verified in place of an unknown user's hash (the first user's).
-    stand_in: Option<Arc<User>>,
+    /// One stand-in hash per cost class (the class's first user's), in the order classes were
+    /// first seen; `User::class` indexes it.
+    classes: Arc<[Hash]>,
     /// One verification per core at a time: a burst of wrong passwords queues here instead of
     /// filling the blocking pool.
     permits: Option<Arc<Semaphore>>,
@@ -98,6 +106,8 @@ impl Logins {
 struct User {
     name: String,
     hash: Hash,
+    /// Its cost class: the index of its class's stand-in in `BasicUsers::classes`.
+    class: usize,
     scopes: Vec<String>,
 }
 
@@ -131,7 +141,21 @@ impl Hash {
         }
     }
 
+    /// What decides the cost of verifying against this hash: the kind and its parameters (the
+    /// bcrypt cost; argon2id's version and `m,t,p`). Two spellings of the same parameters make two
+    /// classes, which costs a verification more, never a leak.
+    fn cost_class(&self) -> String {
+        match self {
+            // `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`: everything before the salt.
+            Self::Argon2id(phc) => phc.splitn(5, '$').take(4).collect::<Vec<_>>().join("$"),
+            // `$2b$12$...`: the cost; the 2a/2b/2y variants cost the same.
+            Self::Bcrypt(hash) => format!("bcrypt ${}", &hash[4..6]),
+        }
+    }
+
     fn verifies(&self, password: &[u8]) -> bool {
+        #[cfg(test)]
+        tests::VERIFIED.with(|log| log.borrow_mut().push(self.cost_class()));
         match self {
             Self::Argon2id(phc) => PasswordHash::new(phc)
                 .map(|hash| Argon2::default().verify_password(password, &hash).is_ok())
@@ -176,14 +200,23 @@ impl BasicUsers {
             }
         }
         let mut users = HashMap::with_capacity(listed.len());
-        let mut stand_in = None;
+        let mut class_keys: Vec<String> = Vec::new();
+        let mut classes: Vec<Hash> = Vec::new();
         for (name, hash, scopes, at) in listed {
             if name.is_empty() || name.contains(':') {
                 return Err(IdentityError::config(at, "a user name is not empty and has no ':'"));
             }
             let hash = Hash::parse(&hash).map_err(|message| IdentityError::config(&at, message))?;
-            let user = Arc::new(User { name: name.clone(), hash, scopes });
-            stand_in.get_or_insert_with(|| user.clone());
+            let key = hash.cost_class();
+            let class = match class_keys.iter().position(|known| *known == key) {
+                Some(class) => class,
+                None => {
+                    class_keys.push(key);
+                    classes.push(hash.clone());
+                    classes.len() - 1
+                }
+            };
+            let user = Arc::new(User { name: name.clone(), hash, class, scopes });
             if users.insert(name.clone(), user).is_some() {
                 return Err(IdentityError::config(at, format!("user {name:?} is listed twice")));
             }
@@ -192,7 +225,7 @@ impl BasicUsers {
         Ok(Self {
             permits: (!users.is_empty()).then(|| Arc::new(Semaphore::new(cores))),
             users,
-            stand_in,
+            classes: classes.into(),
             logins: Logins::new(Duration::from_secs(config.cache_seconds)),
         })
     }
@@ -207,29 +240,47 @@ impl BasicUsers {
     pub async fn identify(&self, credentials: &str) -> Result<Identity, CredentialError> {
         let (name, password) = decode(credentials)?;
         let refused = || CredentialError::Invalid("the user name or password is wrong".into());
-        let (user, known) = match self.users.get(&name) {
-            Some(user) => (user.clone(), true),
-            None => (self.stand_in.clone().ok_or_else(refused)?, false),
-        };
+        let user = self.users.get(&name).cloned();
         let digest = self.logins.digest(&name, &password);
-        if known && self.logins.remembers(&digest) {
-            return Ok(user.identity());
+        if let Some(user) = &user {
+            if self.logins.remembers(&digest) {
+                return Ok(user.identity());
+            }
         }
         let permits = self.permits.clone().ok_or_else(refused)?;
         let permit = permits.acquire_owned().await.map_err(|_| refused())?;
-        let checked = user.clone();
+        let (classes, claimed) = (self.classes.clone(), user.clone());
         let verified = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            checked.hash.verifies(password.as_bytes())
+            verify_in_every_class(&classes, claimed.as_deref(), password.as_bytes())
         })
         .await
         .unwrap_or(false);
-        if !(known && verified) {
-            return Err(refused());
+        match user {
+            Some(user) if verified => {
+                self.logins.remember(digest);
+                Ok(user.identity())
+            }
+            _ => Err(refused()),
         }
-        self.logins.remember(digest);
-        Ok(user.identity())
     }
+}
+
+/// One verification per cost class, in class order: the claimed user's own hash in its class,
+/// the class's stand-in in every other (and in all of them for an unknown user); whether the
+/// user's own verified. Every call runs the same verifications, whoever is claimed.
+fn verify_in_every_class(classes: &[Hash], claimed: Option<&User>, password: &[u8]) -> bool {
+    let mut verified = false;
+    for (class, stand_in) in classes.iter().enumerate() {
+        match claimed {
+            Some(user) if user.class == class => verified = user.hash.verifies(password),
+            // Verified for its cost alone; black_box keeps the optimizer from dropping it.
+            _ => {
+                std::hint::black_box(stand_in.verifies(password));
+            }
+        }
+    }
+    verified
 }
 
 impl User {
@@ -278,6 +329,44 @@ mod tests {
             cache_seconds: 0,
         })
         .unwrap()
+    }
+
+    thread_local! {
+        /// The cost class of every verification this thread made, in order.
+        pub(super) static VERIFIED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// The cost classes `verify_in_every_class` verified in, for the claimed user name.
+    fn verifications(users: &BasicUsers, name: &str, password: &str) -> (bool, Vec<String>) {
+        VERIFIED.with(|log| log.borrow_mut().clear());
+        let verified = verify_in_every_class(&users.classes, users.users.get(name).map(|u| &**u), password.as_bytes());
+        (verified, VERIFIED.with(|log| log.take()))
+    }
+
+    #[test]
+    fn every_check_verifies_once_in_every_cost_class_whoever_is_claimed() {
+        let (bcrypt4, argon) = hashes();
+        let bcrypt5 = bcrypt::hash("five-secret", 5).unwrap();
+        let users = BasicUsers::new(&BasicConfig {
+            users: vec![
+                BasicUserConfig { name: "bea".into(), password_hash: bcrypt4.clone(), scopes: vec![] },
+                BasicUserConfig { name: "arno".into(), password_hash: argon, scopes: vec![] },
+                BasicUserConfig { name: "bo".into(), password_hash: bcrypt5, scopes: vec![] },
+                BasicUserConfig { name: "bee".into(), password_hash: bcrypt4, scopes: vec![] },
+            ],
+            htpasswd_file: None,
+            cache_seconds: 0,
+        })
+        .unwrap();
+        assert_eq!(users.classes.len(), 3, "bcrypt 4, argon2id, bcrypt 5; bee shares bea's class");
+        let classes = vec!["bcrypt $04".to_owned(), "$argon2id$v=19$m=256,t=1,p=1".to_owned(), "bcrypt $05".to_owned()];
+        for (name, password) in [("bea", "bcrypt-secret"), ("arno", "argon-secret"), ("bo", "five-secret")] {
+            assert_eq!(verifications(&users, name, password), (true, classes.clone()), "{name}");
+            assert_eq!(verifications(&users, name, "wrong"), (false, classes.clone()), "{name}");
+        }
+        assert_eq!(verifications(&users, "nobody", "bcrypt-secret"), (false, classes.clone()));
+        // A stand-in's password does not log anyone in: only the claimed user's own hash counts.
+        assert_eq!(verifications(&users, "arno", "bcrypt-secret"), (false, classes));
     }
 
     fn header(user: &str, password: &str) -> String {
