@@ -1,7 +1,7 @@
 //! The Rego policy input (core/src/authorization/input.rs) and its evaluation: the public
 //! `authorization::Authorizer::input_json` and `Authorizer::authorize` on fuzzed requests and
-//! identities, with the conformance policy (conformance/policy/authz.rego, embedded) on both of
-//! regorus' evaluators; and with `@app` the whole pipeline (`App::handle`), where the input also
+//! identities, with the conformance policy (conformance/policy/authz.rego, embedded) on regorus'
+//! interpreter; and with `@app` the whole pipeline (`App::handle`), where the input also
 //! carries the typed path parameters (`PathParams::decode` is private to the core).
 //!
 //! Input: a request as HTTP/1.1 text (see `armature_fuzz::RequestText`) whose `@` lines set
@@ -23,9 +23,8 @@
 //! visible query, headers joined with ",", host, protocol, parsed_path, parsed_query,
 //! parsed_body, identity, operation); no credential location (authorization, proxy-authorization,
 //! cookie, the API-key header and query parameter, the client-certificate header) is visible
-//! anywhere; the interpreter and the VM decide alike (the conformance policy avoids the VM's
-//! documented deviations, except on purpose for the `policy-test` tag); `public` operations are
-//! allowed; the policy never sees a credential. In `@app` mode: no 5xx but the policy-error
+//! anywhere; every evaluation decides, but the `policy-test` tag's deliberate conflict, which
+//! must fail closed; `public` operations are allowed; the policy never sees a credential. In `@app` mode: no 5xx but the policy-error
 //! operation's, and never the policy's "can see a credential" denial.
 
 #![no_main]
@@ -33,7 +32,6 @@
 use std::sync::OnceLock;
 
 use armature_core::authorization::{AuthorizationRequest, Authorizer, Decision};
-use armature_core::config::authorization::PolicyEvaluator;
 use armature_core::config::AuthorizationConfig;
 use armature_core::identity::CredentialLocations;
 use armature_core::path_params::PathParams;
@@ -49,9 +47,9 @@ const CREDENTIAL_HEADERS: [&str; 5] =
     ["authorization", "proxy-authorization", "cookie", "x-api-key", "x-forwarded-client-cert"];
 const CAN_SEE_CREDENTIAL: &str = "the policy can see a credential";
 
-fn authorizers() -> &'static (Authorizer, Authorizer) {
-    static AUTHORIZERS: OnceLock<(Authorizer, Authorizer)> = OnceLock::new();
-    AUTHORIZERS.get_or_init(|| {
+fn authorizer() -> &'static Authorizer {
+    static AUTHORIZER: OnceLock<Authorizer> = OnceLock::new();
+    AUTHORIZER.get_or_init(|| {
         let (policy, data) = policy_files();
         let credentials = CredentialLocations {
             headers: vec![
@@ -60,19 +58,15 @@ fn authorizers() -> &'static (Authorizer, Authorizer) {
             ],
             query: vec![API_KEY_QUERY.to_owned()],
         };
-        let build = |evaluator| {
-            let config = AuthorizationConfig {
-                policies: vec![policy.clone()],
-                data: vec![data.clone()],
-                decision: "data.armature.authz.decision".to_owned(),
-                include_body: true,
-                timeout_ms: 2_000,
-                evaluator,
-                ..AuthorizationConfig::default()
-            };
-            Authorizer::new(&config, &credentials).expect("the policy loads").expect("a policy is configured")
+        let config = AuthorizationConfig {
+            policies: vec![policy],
+            data: vec![data],
+            decision: "data.armature.authz.decision".to_owned(),
+            include_body: true,
+            timeout_ms: 2_000,
+            ..AuthorizationConfig::default()
         };
-        (build(PolicyEvaluator::Interpreter), build(PolicyEvaluator::Vm))
+        Authorizer::new(&config, &credentials).expect("the policy loads").expect("a policy is configured")
     })
 }
 
@@ -224,22 +218,16 @@ fn check_input(
     assert_eq!(operation["path_params"], serde_json::json!({}));
 }
 
-fn check_decisions(
-    interpreter: &Result<Decision, impl std::fmt::Debug>,
-    vm: &Result<Decision, impl std::fmt::Debug>,
-    tags: &[String],
-    input: &Value,
-) {
+fn check_decision(decided: &Result<Decision, impl std::fmt::Debug>, tags: &[String], input: &Value) {
     if tags.iter().any(|t| t == "policy-test") {
-        // Deliberately conflicting rule: the interpreter must fail closed.
-        assert!(interpreter.is_err(), "a conflicting policy decided: {interpreter:?}");
+        // Deliberately conflicting rule: the evaluation must fail closed.
+        assert!(decided.is_err(), "a conflicting policy decided: {decided:?}");
         return;
     }
-    match (interpreter, vm) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "the interpreter and the VM decide differently on {input}"),
-        _ => panic!("evaluation failed: interpreter {interpreter:?}, vm {vm:?} on {input}"),
-    }
-    let Ok(decision) = interpreter else { return };
+    let decision = match decided {
+        Ok(decision) => decision,
+        Err(error) => panic!("evaluation failed: {error:?} on {input}"),
+    };
     if tags.iter().any(|t| t == "public") {
         assert!(decision.allow, "a public operation was denied: {decision:?}");
     }
@@ -259,7 +247,7 @@ fn through_app(text: &RequestText) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (interpreter, vm) = authorizers();
+    let authorizer = authorizer();
     let text = RequestText::parse(data);
     if text.control("app").is_some() {
         through_app(&text);
@@ -276,7 +264,7 @@ fuzz_target!(|data: &[u8]| {
     let tags: Vec<String> =
         words.next().unwrap_or("").split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect();
     let template = words.next().unwrap_or("/");
-    let operation = interpreter.operation(id, &tags, template);
+    let operation = authorizer.operation(id, &tags, template);
     let path_params = PathParams::default();
     let request = AuthorizationRequest {
         parts: &parts,
@@ -285,12 +273,7 @@ fuzz_target!(|data: &[u8]| {
         operation: &operation,
         path_params: &path_params,
     };
-    let input = interpreter.input_json(&request);
+    let input = authorizer.input_json(&request);
     check_input(&input, &parts, body.as_ref(), &identity, (id, &tags, template));
-
-    let vm_operation = vm.operation(id, &tags, template);
-    let vm_request = AuthorizationRequest { operation: &vm_operation, ..request };
-    let decided = interpreter.authorize(&request);
-    let vm_decided = vm.authorize(&vm_request);
-    check_decisions(&decided, &vm_decided, &tags, &input);
+    check_decision(&authorizer.authorize(&request), &tags, &input);
 });

@@ -125,8 +125,6 @@ pub enum Policy {
     Off,
     /// The conformance policy on regorus' interpreter.
     Interpreter,
-    /// The conformance policy on regorus' VM.
-    Vm,
 }
 
 /// The conformance configuration (conformance/config.yaml) without logs and metrics, the JWT
@@ -136,14 +134,13 @@ pub fn conformance_config(policy: Policy) -> Config {
     hs_secret();
     let authorization = match policy {
         Policy::Off => String::new(),
-        Policy::Interpreter | Policy::Vm => {
+        Policy::Interpreter => {
             let (rego, data) = policy_files();
             format!(
                 "authorization:\n  policies: [{:?}]\n  data: [{:?}]\n  decision: data.armature.authz.decision\n  \
-                 include_body: true\n  timeout_ms: 1000\n  evaluator: {}\n",
+                 include_body: true\n  timeout_ms: 1000\n",
                 rego.display().to_string(),
                 data.display().to_string(),
-                if policy == Policy::Vm { "vm" } else { "interpreter" },
             )
         }
     };

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::AuthorizationError;
 
-/// Interpreter steps (or VM instructions) between clock reads. Reading the clock costs tens of nanoseconds and a step
+/// Interpreter steps between clock reads. Reading the clock costs tens of nanoseconds and a step
 /// is usually more, so this keeps the limiter's overhead small while a runaway loop is still
 /// noticed within microseconds of the deadline.
-pub(crate) const TIMER_CHECK_INTERVAL: u32 = 32;
+const TIMER_CHECK_INTERVAL: u32 = 32;
 
 /// A policy or data document already read from disk; its path is how messages and the engine name it.
 pub(crate) struct SourceFile {

@@ -2,8 +2,7 @@
 //! an identified request may reach its handler.
 //!
 //! Policies and data are read, parsed and prepared once in [`Authorizer::new`]; each request is
-//! evaluated on a pooled engine (regorus' interpreter, or with `authorization.evaluator: vm` its
-//! compiled virtual machine), so nothing is parsed per request. The input follows the Envoy
+//! evaluated on a pooled engine of regorus' interpreter, so nothing is parsed per request. The input follows the Envoy
 //! ext_authz v3 shape used by OPA-Envoy (see
 //! [`AuthorizationRequest`]) so existing policies carry over; the decision rule answers with a
 //! boolean or a `{allow, status, reason, headers}` object (see [`Decision`]).
@@ -11,7 +10,7 @@
 //! Policies are Rego v1 (`if` and `contains` are required), the default of OPA 1.x.
 //!
 //! The time limit (`authorization.timeout_ms`) is enforced by regorus's cooperative execution
-//! timer, which the interpreter and the VM check as they step through expressions and loops: a
+//! timer, which the interpreter checks as it steps through expressions and loops: a
 //! runaway evaluation ends with [`EvaluationError::TimedOut`] shortly after the deadline. A single
 //! builtin call (one large regex match, say) is not interrupted midway, so the bound can be
 //! overshot by the length of the longest builtin call.
@@ -137,20 +136,9 @@ impl Authorizer {
         let timeout = Duration::from_millis(config.timeout_ms);
         let policies = load::read_all("authorization.policies", &config.policies)?;
         let data = load::read_all("authorization.data", &config.data)?;
-        let mut template = load::template(&policies, &data, &config.decision, timeout)?;
+        let template = load::template(&policies, &data, &config.decision, timeout)?;
+        // One evaluator today; the match fails to compile when another is added.
         let evaluator = match config.evaluator {
-            PolicyEvaluator::Vm => match evaluator::Evaluator::vm(&mut template, &config.decision, timeout) {
-                Ok(vm) => vm,
-                // The interpreter runs every policy regorus parses; the VM's compiler does not
-                // (yet) take every construct. Such a policy still works, only slower.
-                Err(evaluator::VmUnavailable(reason)) => {
-                    eprintln!(
-                        "armature: authorization: the policy does not compile for regorus' VM ({reason}); \
-                         evaluating it with the interpreter"
-                    );
-                    evaluator::Evaluator::interpreter(template, &config.decision)
-                }
-            },
             PolicyEvaluator::Interpreter => evaluator::Evaluator::interpreter(template, &config.decision),
         };
         Ok(Some(Authorizer {
@@ -169,7 +157,7 @@ impl Authorizer {
         self.include_body
     }
 
-    /// Which evaluator runs the policy: `"vm"` (regorus' compiled RVM) or `"interpreter"`.
+    /// Which evaluator runs the policy: `"interpreter"`.
     pub fn evaluator(&self) -> &'static str {
         self.evaluator.name()
     }

@@ -638,9 +638,7 @@ fn cost_per_evaluation() {
     public.parts.headers.clear();
     public.parts.headers.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
     let rounds = 20_000u32;
-    for evaluator in
-        [crate::config::authorization::PolicyEvaluator::Vm, crate::config::authorization::PolicyEvaluator::Interpreter]
-    {
+    for evaluator in [crate::config::authorization::PolicyEvaluator::Interpreter] {
         let authorizer = conformance_authorizer(evaluator);
         for (name, fixture) in
             [("GET /accounts/alice/notes as its owner (JWT)", &owner), ("GET /plaintext, anonymous", &public)]
@@ -671,93 +669,31 @@ fn cost_per_evaluation() {
     }
 }
 
-fn vm_authorizer(rego: &str) -> Authorizer {
-    authorizer_with(rego, |config, _| config.evaluator = crate::config::authorization::PolicyEvaluator::Vm)
-}
-
 #[test]
-fn the_interpreter_runs_by_default_and_the_vm_on_request() {
+fn the_interpreter_is_the_evaluator() {
     assert_eq!(authorizer(ALLOW_ALL).evaluator(), "interpreter");
-    let compiled = vm_authorizer(ALLOW_ALL);
-    assert_eq!(compiled.evaluator(), "vm");
-    assert!(allowed(&compiled, &get("/")));
 }
 
+/// `evaluator: vm` (regorus' compiled VM) was removed: it answered differently from the reference
+/// semantics. A configuration that still names it fails to load and says which key.
 #[test]
-fn a_policy_the_vm_cannot_compile_runs_on_the_interpreter() {
-    // regorus' VM compiler does not take `with` yet; the policy must still work.
-    let authorizer = vm_authorizer(
-        r#"
-        package armature.authz
-        default allow := false
-        is_get if input.attributes.request.http.method == "GET"
-        allow if is_get with input.attributes.request.http.method as "GET"
-        "#,
-    );
-    assert_eq!(authorizer.evaluator(), "interpreter");
-    assert!(allowed(&authorizer, &Fixture::new("DELETE", "/")));
+fn the_removed_vm_evaluator_is_refused_at_load() {
+    let yaml = "authorization:\n  evaluator: vm\n";
+    let error = crate::Config::from_str_only(yaml, crate::config::ConfigFormat::Yaml).unwrap_err().to_string();
+    assert!(error.contains("authorization.evaluator"), "{error}");
+    assert!(error.contains("vm"), "{error}");
 }
 
-/// The conformance policy decides every request alike under both evaluators, but for the one
-/// that must fail: regorus 0.14.1's VM does not report conflicting values of a complete rule,
-/// which is why it is not the default. When this test fails on the conflict, regorus has fixed
-/// it: make the VM the default (docs/security.md, bench/README.md).
+/// The issue's example: a builtin error in the first body. The reference (OPA's strict builtin
+/// errors, which Armature applies today) refuses; regorus' VM took the `else` and allowed.
 #[test]
-fn vm_and_interpreter_agree_on_the_conformance_policy_but_for_conflicts() {
-    use crate::config::authorization::PolicyEvaluator;
-    let (vm, interpreter) =
-        (conformance_authorizer(PolicyEvaluator::Vm), conformance_authorizer(PolicyEvaluator::Interpreter));
-    assert_eq!((vm.evaluator(), interpreter.evaluator()), ("vm", "interpreter"));
-    let tagged =
-        |fixture: Fixture, tags: &[&str]| Fixture { tags: tags.iter().map(|t| (*t).to_owned()).collect(), ..fixture };
-    let fixtures = [
-        tagged(get("/plaintext"), &["public"]),
-        tagged(get("/me").user("mallory", &[]), &["identity"]),
-        tagged(get("/me").user("alice", &[]), &["identity"]),
-        tagged(get("/accounts/bob/notes").user("root", &["admin"]).owner("bob"), &["notes"]),
-        tagged(get("/accounts/alice/notes").user("alice", &["user"]).owner("alice"), &["notes"]),
-        tagged(get("/accounts/bob/notes").user("alice", &["user"]).owner("bob"), &["notes"]),
-        Fixture {
-            operation_id: "deleteNote".to_owned(),
-            ..tagged(get("/accounts/alice/notes/1").user("alice", &[]), &["notes"])
-        },
-        tagged(get("/elsewhere"), &[]),
-    ];
-    for fixture in &fixtures {
-        assert_eq!(
-            fixture.decide(&vm).unwrap(),
-            fixture.decide(&interpreter).unwrap(),
-            "{:?} {}",
-            fixture.tags,
-            fixture.parts.uri
-        );
-    }
-    let conflict = tagged(get("/policy-error"), &["policy-test"]);
-    assert!(matches!(conflict.decide(&interpreter), Err(EvaluationError::Failed { .. })));
-    assert!(conflict.decide(&vm).is_ok(), "regorus' VM now reports rule conflicts: see this test's comment");
-}
-
-/// A rule body that iterates and fails, followed by `else`: regorus 0.14.1's VM skips the `else`
-/// branches and answers the default, where Rego (and the interpreter) take the `else`.
-#[test]
-fn vm_deviation_else_after_a_failed_iteration() {
+fn a_builtin_error_before_an_else_refuses() {
     let rego = r#"
         package armature.authz
-        default decision := {"allow": false}
-        names := {"a", "b"}
-        decision := {"allow": false, "reason": "seen"} if {
-            some name in names
-            input.attributes.request.http.headers[name]
+        decision := {"allow": false} if {
+            to_number(input.attributes.request.http.method) > 0
         } else := {"allow": true}
     "#;
-    let decide = |evaluator| {
-        let authorizer = authorizer_with(rego, |config, _| {
-            config.decision = "data.armature.authz.decision".to_owned();
-            config.evaluator = evaluator;
-        });
-        get("/").decide(&authorizer).unwrap().allow
-    };
-    use crate::config::authorization::PolicyEvaluator;
-    assert!(decide(PolicyEvaluator::Interpreter));
-    assert!(!decide(PolicyEvaluator::Vm), "regorus' VM now takes the else branch: see this test's comment");
+    let authorizer = authorizer_with(rego, |config, _| config.decision = "data.armature.authz.decision".to_owned());
+    assert!(matches!(get("/").decide(&authorizer), Err(EvaluationError::Failed { .. })));
 }

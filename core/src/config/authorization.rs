@@ -20,9 +20,7 @@ pub struct AuthorizationConfig {
     pub timeout_ms: u64,
     /// Write one JSON line per decision (request id, operation, subject, result) to the log.
     pub decision_log: bool,
-    /// What evaluates the policy: `interpreter` (regorus' interpreter, the default) or `vm`
-    /// (regorus' compiled virtual machine: faster, but with known deviations from Rego's
-    /// semantics, see docs/security.md; a policy it cannot compile falls back to the interpreter).
+    /// What evaluates the policy: `interpreter` (regorus' interpreter, the only one).
     pub evaluator: PolicyEvaluator,
 }
 
@@ -31,11 +29,9 @@ pub struct AuthorizationConfig {
 #[serde(rename_all = "lowercase")]
 pub enum PolicyEvaluator {
     /// regorus' tree-walking interpreter: the reference semantics, conflicts and all.
+    /// (`vm`, regorus' compiled VM, was removed: it answered differently from the reference.)
     #[default]
     Interpreter,
-    /// regorus' RVM: the policy compiled once to instructions; about 2-3x faster per request,
-    /// and experimental (regorus 0.14.1's VM does not report conflicting rule values).
-    Vm,
 }
 
 impl Default for AuthorizationConfig {
