@@ -12,8 +12,10 @@
 //! key id `hs`) and a lax one (no issuer, audience or `exp` required, a key without `kid`, HS512
 //! only). Checked besides "no panic", with an HMAC computed here, independently of
 //! `jsonwebtoken`:
-//! - a token that verifies carries a valid HMAC of a configured algorithm under the secret, its
-//!   `exp`/`nbf`/`iss`/`aud` meet the verifier's configuration, and the identity's subject and
+//! - a token that verifies carries a valid HMAC of a configured algorithm under the secret, no
+//!   `crit` or `b64` header parameter, a claims object whose `exp`/`nbf`/`iat`/`iss`/`aud`/`sub`
+//!   meet the verifier's configuration and RFC 7519 (`iss` one string, `sub` a non-empty string,
+//!   required by the strict verifier, `iat` not in the future), and the identity's subject and
 //!   scopes are its `sub` and `scope`/`scp` claims;
 //! - a signed token whose header and claims are canonical JSON meeting the configuration does
 //!   verify (the checks above are not vacuous).
@@ -64,6 +66,7 @@ fn verifiers() -> &'static [Verifier; 2] {
             audience: Vec::new(),
             leeway_seconds: LEEWAY,
             require_exp: false,
+            require_sub: false,
             keys: vec![key(None, &["HS512"])],
             ..JwtConfig::default()
         };
@@ -119,6 +122,8 @@ fn check_accepted(v: &Verifier, token: &str, identity: &Identity) {
     if let Some(kid) = header.get("kid") {
         assert_eq!(kid.as_str(), v.kid, "accepted a token for another key id: {token:?}");
     }
+    assert!(header.get("crit").is_none(), "accepted a token with critical header parameters: {token:?}");
+    assert!(header.get("b64").is_none(), "accepted a token with a b64 header parameter: {token:?}");
     let signing_input = format!("{}.{}", parts[0], parts[1]);
     let expected = hs_signature(alg, hs_secret().as_bytes(), signing_input.as_bytes()).unwrap_or_default();
     // Compared as bytes: base64url has one spelling per byte string without padding.
@@ -141,6 +146,15 @@ fn check_accepted(v: &Verifier, token: &str, identity: &Identity) {
     if let Some(nbf) = claims.get("nbf") {
         let nbf = numeric_date(nbf).unwrap_or_else(|| panic!("accepted a malformed nbf {nbf}: {token:?}"));
         assert!(nbf <= now + LEEWAY + 5, "accepted a token not valid yet (nbf {nbf}, now {now}): {token:?}");
+    }
+    if let Some(iat) = claims.get("iat") {
+        let iat = iat.as_f64().unwrap_or_else(|| panic!("accepted a malformed iat {iat}: {token:?}"));
+        assert!(iat <= (now + LEEWAY + 5) as f64, "accepted a token issued in the future (iat {iat}): {token:?}");
+    }
+    assert!(claims.get("iss").is_none_or(Value::is_string), "accepted issuer {:?}", claims.get("iss"));
+    match claims.get("sub") {
+        Some(sub) => assert!(sub.as_str().is_some_and(|s| !s.is_empty()), "accepted subject {sub}: {token:?}"),
+        None => assert!(!v.strict, "accepted a token without sub: {token:?}"),
     }
     if v.strict {
         assert!(claims.get("iss").is_some_and(|iss| names(iss, ISSUER)), "accepted issuer {:?}", claims.get("iss"));
@@ -188,19 +202,32 @@ fn must_accept(v: &Verifier, alg: &str, header_text: &str, claims_text: &str) ->
         Some(None) => false,
         None => true,
     };
-    let string_or_list = |name: &str, wanted: &str| match claims.get(name) {
+    let iat_ok = match date("iat") {
+        Some(Some(iat)) => iat + 3600 < now,
+        Some(None) => false,
+        None => true,
+    };
+    // Without a configured audience, `aud` is not looked at.
+    let aud_ok = match claims.get("aud") {
         _ if !v.strict => true,
-        Some(Value::String(text)) => text == wanted,
+        Some(Value::String(text)) => text == AUDIENCE,
         Some(Value::Array(items)) => {
-            items.iter().all(Value::is_string) && items.iter().any(|i| i.as_str() == Some(wanted))
+            items.iter().all(Value::is_string) && items.iter().any(|i| i.as_str() == Some(AUDIENCE))
         }
         _ => false,
     };
-    // Without a configured issuer or audience, those claims are not looked at.
-    let aud_ok = string_or_list("aud", AUDIENCE);
-    let iss_ok = string_or_list("iss", ISSUER);
-    let sub_ok = claims.get("sub").is_none_or(Value::is_string);
-    header_ok && exp_ok && nbf_ok && aud_ok && iss_ok && sub_ok
+    // `iss` is one string (RFC 7519 4.1.1), the configured one when there is one.
+    let iss_ok = match claims.get("iss") {
+        Some(Value::String(text)) => !v.strict || text == ISSUER,
+        Some(_) => false,
+        None => !v.strict,
+    };
+    let sub_ok = match claims.get("sub") {
+        Some(Value::String(text)) => !text.is_empty(),
+        Some(_) => false,
+        None => !v.strict,
+    };
+    header_ok && exp_ok && nbf_ok && iat_ok && aud_ok && iss_ok && sub_ok
 }
 
 fuzz_target!(|data: &[u8]| {

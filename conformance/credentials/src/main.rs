@@ -277,6 +277,14 @@ fn sign(alg: Algorithm, kid: Option<&str>, claims: &Claims, key: &EncodingKey) -
     Ok(encode(&header, claims, key)?)
 }
 
+/// A compact JWS over exactly this header and payload JSON (which jsonwebtoken's `encode` cannot
+/// write: extra header parameters, a payload that is not an object), HS256.
+fn sign_raw(header: &Value, payload: &Value, key: &EncodingKey) -> Result<String> {
+    let message = format!("{}.{}", b64(&serde_json::to_vec(header)?), b64(&serde_json::to_vec(payload)?));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, Algorithm::HS256)?;
+    Ok(format!("{message}.{signature}"))
+}
+
 /// A copy of `claims` changed by `f`.
 fn edit(claims: &Claims, f: impl FnOnce(&mut Claims)) -> Claims {
     let mut claims = claims.clone();
@@ -358,6 +366,48 @@ fn tokens(k: &Keys) -> Result<BTreeMap<&'static str, String>> {
 
     t.insert("alg_not_allowed", sign(PS384, Some("rsa"), &alice, &k.rsa)?);
     t.insert("garbage", "not-a-jwt".to_owned());
+
+    // Validly signed with the `hs` key, and refused only by a rule of RFC 7515/7519 that
+    // jsonwebtoken parses but leaves to its caller (the identity issue's findings).
+    let alice_value = Value::Object(alice.clone());
+    let hs_header = |extra: Value| {
+        let mut header = json!({"alg": "HS256", "typ": "JWT", "kid": "hs"});
+        if let (Some(header), Value::Object(extra)) = (header.as_object_mut(), extra) {
+            header.extend(extra);
+        }
+        header
+    };
+    for (name, extra) in [
+        ("crit_unknown", json!({"crit": ["x-unknown"], "x-unknown": true})),
+        ("crit_unlisted", json!({"crit": ["x-unknown"]})),
+        ("crit_b64", json!({"crit": ["b64"], "b64": false})),
+        ("crit_exp", json!({"crit": ["exp"]})),
+    ] {
+        t.insert(name, sign_raw(&hs_header(extra), &alice_value, &k.hs)?);
+    }
+    // Read positionally, this array passes jsonwebtoken's checks as exp, nbf, sub, iss, aud.
+    let array = json!([EXP, 0, "alice", ISSUER, AUDIENCE]);
+    t.insert("claims_array", sign_raw(&hs_header(json!({})), &array, &k.hs)?);
+    let claims_with = |key: &str, value: Value| {
+        Value::Object(edit(&alice, |c| {
+            c.insert(key.to_owned(), value);
+        }))
+    };
+    for (name, claims) in [
+        ("iss_list", claims_with("iss", json!(["https://evil.example", ISSUER]))),
+        ("iat_future", claims_with("iat", json!(4_000_000_000u64))),
+        ("iat_string", claims_with("iat", json!(IAT.to_string()))),
+        ("sub_empty", claims_with("sub", json!(""))),
+        ("sub_numeric", claims_with("sub", json!(42))),
+        (
+            "sub_missing",
+            Value::Object(edit(&alice, |c| {
+                c.remove("sub");
+            })),
+        ),
+    ] {
+        t.insert(name, sign_raw(&hs_header(json!({})), &claims, &k.hs)?);
+    }
 
     Ok(t)
 }

@@ -48,6 +48,9 @@ pub struct JwtConfig {
     pub leeway_seconds: u64,
     /// Refuse tokens without `exp`.
     pub require_exp: bool,
+    /// Refuse tokens without `sub`: an authenticated caller always has a subject. A `sub` that is
+    /// present must be a non-empty string either way (RFC 7519 §4.1.2).
+    pub require_sub: bool,
     /// Claims read as scopes, first present wins: a space-separated string or an array of strings.
     pub scope_claims: Vec<String>,
     /// Keys given in configuration.
@@ -63,6 +66,7 @@ impl Default for JwtConfig {
             audience: Vec::new(),
             leeway_seconds: 30,
             require_exp: true,
+            require_sub: true,
             scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
             keys: Vec::new(),
             jwks: None,

@@ -623,10 +623,15 @@ pub fn cookie_pairs<'c, 'h>(cookies: &'h [&'c str]) -> impl Iterator<Item = (&'c
     )
 }
 
-/// Finds the first cookie with the given name across all Cookie header values (also how the
-/// identity stage reads an `apiKey` scheme `in: cookie`).
+/// Finds the first cookie with the given name across all Cookie header values.
 pub(crate) fn find_cookie<'c>(cookies: &[&'c str], name: &str) -> Option<&'c str> {
     cookie_pairs(cookies).find(|(key, _)| *key == name).map(|(_, value)| value)
+}
+
+/// Every value of the cookies with the given name, across all Cookie header values, in order.
+/// (How the identity stage reads an `apiKey` scheme `in: cookie`, where a second one is refused.)
+pub(crate) fn cookies_named<'c: 'h, 'h>(cookies: &'h [&'c str], name: &'h str) -> impl Iterator<Item = &'c str> + 'h {
+    cookie_pairs(cookies).filter(move |(key, _)| *key == name).map(|(_, value)| value)
 }
 
 /// Percent-decoding of a cookie value, or the value as sent when its escapes do not decode to

@@ -50,7 +50,8 @@ pub fn with_problem_responses(contract: &Contract, policy: bool) -> Value {
 /// The statuses core may answer `operation` with, beyond what its handler does.
 fn statuses(operation: &Operation, policy: bool) -> Vec<&'static str> {
     let mut statuses = Vec::new();
-    if !operation.params.is_empty() || operation.body.is_some() {
+    // A secured operation also answers 400 to a credential field given twice.
+    if !operation.params.is_empty() || operation.body.is_some() || !operation.security.is_open() {
         statuses.push("400");
     }
     if policy || !operation.security.is_open() {

@@ -23,6 +23,20 @@ pub(crate) fn unauthenticated(realm: &str, scheme: &SchemeKind, reason: Option<&
     HeaderValue::try_from(text).ok()
 }
 
+/// The challenge of a 400 for a malformed credential request (RFC 6750 §3.1 `invalid_request`);
+/// only the bearer scheme defines one.
+pub(crate) fn invalid_request(realm: &str, scheme: &SchemeKind, description: &str) -> Option<HeaderValue> {
+    match scheme {
+        SchemeKind::Bearer => HeaderValue::try_from(format!(
+            r#"Bearer realm={}, error="invalid_request", error_description={}"#,
+            quote(realm),
+            quote(description)
+        ))
+        .ok(),
+        _ => None,
+    }
+}
+
 /// The challenge of a 403 for a credential that lacks scopes.
 pub(crate) fn insufficient_scope(realm: &str, scheme: &SchemeKind, scopes: &[String]) -> Option<HeaderValue> {
     match scheme {

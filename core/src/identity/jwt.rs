@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
@@ -31,6 +32,7 @@ pub struct JwtVerifier {
     issuer: Option<String>,
     audience: Vec<String>,
     leeway: u64,
+    require_sub: bool,
     required_claims: HashSet<String>,
     scope_claims: Vec<String>,
 }
@@ -67,6 +69,7 @@ impl JwtVerifier {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
             leeway: config.leeway_seconds,
+            require_sub: config.require_sub,
             required_claims,
             scope_claims: config.scope_claims.clone(),
         }))
@@ -88,17 +91,15 @@ impl JwtVerifier {
         }
     }
 
-    /// Verifies a compact JWT: signature, algorithm, `exp`, `nbf`, `iss`, `aud`.
+    /// Verifies a compact JWT: the header (RFC 7515: no critical extension, since core implements
+    /// none), signature and algorithm, then the claims set (RFC 7519 §7.2: a JSON object; `exp`,
+    /// `nbf`, `iat` against the clock; `iss` one trusted string; `aud`; `sub` a non-empty string).
     pub async fn verify(&self, token: &str) -> Result<Identity, CredentialError> {
         let invalid = |reason: &str| CredentialError::Invalid(reason.to_owned());
         if token.split('.').count() != 3 {
             return Err(invalid("the bearer token is not a JWT"));
         }
-        let header = match jsonwebtoken::decode_header(token) {
-            Ok(header) => header,
-            Err(_) if declares_alg_none(token) => return Err(invalid("unsigned tokens (alg none) are refused")),
-            Err(_) => return Err(invalid("the token header is not valid")),
-        };
+        let header = header(token)?;
         let candidates: Vec<VerificationKey> = match &header.kid {
             Some(kid) => match self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)) {
                 Some(key) => vec![key.clone()],
@@ -123,7 +124,10 @@ impl JwtVerifier {
         let mut last_error = invalid("the token is not valid");
         for key in &candidates {
             match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
-                Ok(data) => return Ok(self.identity(data.claims)),
+                Ok(data) => {
+                    self.check_claims(&data.claims)?;
+                    return Ok(self.identity(data.claims));
+                }
                 Err(error) => {
                     let signature_failed = matches!(error.kind(), ErrorKind::InvalidSignature);
                     last_error = CredentialError::Invalid(reason(error.kind()));
@@ -135,6 +139,39 @@ impl JwtVerifier {
             }
         }
         Err(last_error)
+    }
+
+    /// The rules of RFC 7519 that `jsonwebtoken` leaves to the caller, on a claims set whose
+    /// signature verified: it is an object (§7.2 step 10: a JSON array would otherwise be read
+    /// positionally as `exp`, `nbf`, ...); `iss` is one string (§4.1.1: a list that contains the
+    /// trusted issuer is not that issuer); `sub`, when present, a non-empty string (§4.1.2), and
+    /// present at all when `require_sub`; `iat` a NumericDate not in the future beyond the leeway
+    /// (§4.1.6).
+    fn check_claims(&self, claims: &Value) -> Result<(), CredentialError> {
+        let invalid = |reason: &str| Err(CredentialError::Invalid(reason.to_owned()));
+        let Some(claims) = claims.as_object() else {
+            return invalid("the token's claims are not a JSON object");
+        };
+        if claims.get("iss").is_some_and(|iss| !iss.is_string()) {
+            return invalid("the token's issuer is not a single string");
+        }
+        match claims.get("sub") {
+            Some(Value::String(subject)) if !subject.is_empty() => {}
+            Some(_) => return invalid("the token's subject is not a non-empty string"),
+            None if self.require_sub => return invalid("the token has no sub claim"),
+            None => {}
+        }
+        match claims.get("iat") {
+            None => {}
+            Some(Value::Number(issued)) => {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+                if issued.as_f64().is_none_or(|issued| issued > now + self.leeway as f64) {
+                    return invalid("the token was issued in the future");
+                }
+            }
+            Some(_) => return invalid("the token's iat is not a number"),
+        }
+        Ok(())
     }
 
     fn validation(&self, algorithm: Algorithm) -> Validation {
@@ -185,15 +222,32 @@ fn reason(kind: &ErrorKind) -> String {
     }
 }
 
-/// Whether the token's header says `"alg": "none"`, which `jsonwebtoken` cannot even parse; told
-/// apart only to give the client a clear reason.
-fn declares_alg_none(token: &str) -> bool {
-    let Some(header) = token.split('.').next() else { return false };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('=')) else {
-        return false;
+/// The token's protected header, read by hand before `jsonwebtoken` reads it again, for what
+/// that crate parses but never enforces:
+/// - `alg: none` (which it cannot even parse) is told apart only to give a clear reason;
+/// - `crit` (RFC 7515 §4.1.11): a recipient must refuse a token naming a critical extension it
+///   does not implement, and core implements none, so any `crit` is refused, listed names or not;
+/// - `b64` (RFC 7797): `false` changes what the signature covers and needs `crit`; any `b64` is
+///   refused, since a token that is not an ordinary JWS is not what this verifier checks.
+fn header(token: &str) -> Result<jsonwebtoken::Header, CredentialError> {
+    let invalid = |reason: &str| CredentialError::Invalid(reason.to_owned());
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| invalid("the token header is not valid"))?;
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Err(invalid("the token header is not valid"));
     };
-    let Ok(header) = serde_json::from_slice::<Value>(&bytes) else { return false };
-    header.get("alg").and_then(Value::as_str).is_some_and(|alg| alg.eq_ignore_ascii_case("none"))
+    if fields.get("alg").and_then(Value::as_str).is_some_and(|alg| alg.eq_ignore_ascii_case("none")) {
+        return Err(invalid("unsigned tokens (alg none) are refused"));
+    }
+    if fields.contains_key("crit") {
+        return Err(invalid("the token names critical header parameters (crit), which this server does not implement"));
+    }
+    if fields.contains_key("b64") {
+        return Err(invalid("the token's b64 header parameter is not supported"));
+    }
+    serde_json::from_value(Value::Object(fields)).map_err(|_| invalid("the token header is not valid"))
 }
 
 /// Parses a configured algorithm list and checks every entry suits `family`.
@@ -343,6 +397,100 @@ mod tests {
             format!("{}.{}.", engine.encode(br#"{"alg":"none","typ":"JWT"}"#), engine.encode(claims().to_string()));
         let reason = block_on(verifier().verify(&unsigned));
         assert_eq!(reason, Err(CredentialError::Invalid("unsigned tokens (alg none) are refused".into())));
+    }
+
+    /// A token signed with the test secret over exactly this header and payload JSON.
+    fn signed(header: &Value, payload: &Value) -> String {
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let message = format!("{}.{}", engine.encode(header.to_string()), engine.encode(payload.to_string()));
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        format!("{message}.{signature}")
+    }
+
+    fn refusal(verifier: &JwtVerifier, token: &str) -> String {
+        match block_on(verifier.verify(token)) {
+            Err(CredentialError::Invalid(reason)) => reason,
+            other => panic!("accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_signed_header_with_the_claims_intact_still_verifies() {
+        // The control for the refusals below: the same hand-made signing path, nothing critical.
+        let header = json!({"alg": "HS256", "typ": "JWT", "kid": "hs", "x-custom": 1});
+        assert!(block_on(verifier().verify(&signed(&header, &claims()))).is_ok());
+    }
+
+    #[test]
+    fn any_critical_header_parameter_is_refused() {
+        let verifier = verifier();
+        let crit = "the token names critical header parameters (crit), which this server does not implement";
+        for header in [
+            json!({"alg": "HS256", "kid": "hs", "crit": ["x-unknown"], "x-unknown": true}),
+            json!({"alg": "HS256", "kid": "hs", "crit": ["x-unknown"]}),
+            json!({"alg": "HS256", "kid": "hs", "crit": ["exp"]}),
+            json!({"alg": "HS256", "kid": "hs", "crit": ["b64"], "b64": false}),
+            json!({"alg": "HS256", "kid": "hs", "crit": []}),
+        ] {
+            assert_eq!(refusal(&verifier, &signed(&header, &claims())), crit, "{header}");
+        }
+        let b64 = json!({"alg": "HS256", "kid": "hs", "b64": false});
+        assert_eq!(refusal(&verifier, &signed(&b64, &claims())), "the token's b64 header parameter is not supported");
+    }
+
+    #[test]
+    fn a_claims_set_that_is_not_an_object_is_refused() {
+        let header = json!({"alg": "HS256", "kid": "hs"});
+        // Read positionally, this array would pass as exp, nbf, sub, iss, aud.
+        let array = json!([4102444800u64, 0, "alice", "https://issuer.test", "api"]);
+        assert_eq!(refusal(&verifier(), &signed(&header, &array)), "the token's claims are not a JSON object");
+    }
+
+    #[test]
+    fn issuer_subject_and_issued_at_follow_rfc_7519() {
+        let verifier = verifier();
+        let header = json!({"alg": "HS256", "kid": "hs"});
+        let with = |key: &str, value: Value| {
+            let mut claims = claims();
+            claims[key] = value;
+            refusal(&verifier, &signed(&header, &claims))
+        };
+        assert_eq!(
+            with("iss", json!(["https://evil.test", "https://issuer.test"])),
+            "the token's issuer is not a single string"
+        );
+        assert_eq!(with("sub", json!("")), "the token's subject is not a non-empty string");
+        assert_eq!(with("sub", json!(42)), "the token's subject is not a non-empty string");
+        assert_eq!(with("sub", Value::Null), "the token's subject is not a non-empty string");
+        assert_eq!(with("iat", json!(4_000_000_000u64)), "the token was issued in the future");
+        assert_eq!(with("iat", json!("1700000000")), "the token's iat is not a number");
+        let mut no_subject = claims();
+        no_subject.as_object_mut().unwrap().remove("sub");
+        assert_eq!(refusal(&verifier, &signed(&header, &no_subject)), "the token has no sub claim");
+        // Within the leeway, a clock slightly ahead of ours is not "the future".
+        let mut slightly_ahead = claims();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        slightly_ahead["iat"] = json!(now + 10);
+        assert!(block_on(verifier.verify(&signed(&header, &slightly_ahead))).is_ok());
+    }
+
+    #[test]
+    fn without_require_sub_a_token_may_omit_the_subject_but_not_give_an_empty_one() {
+        let mut verifier = verifier();
+        verifier.require_sub = false;
+        let header = json!({"alg": "HS256", "kid": "hs"});
+        let mut no_subject = claims();
+        no_subject.as_object_mut().unwrap().remove("sub");
+        let identity = block_on(verifier.verify(&signed(&header, &no_subject))).unwrap();
+        assert_eq!(identity.subject, None);
+        let mut empty = claims();
+        empty["sub"] = json!("");
+        assert_eq!(refusal(&verifier, &signed(&header, &empty)), "the token's subject is not a non-empty string");
     }
 
     #[test]

@@ -123,6 +123,9 @@ pub enum CredentialError {
     Missing,
     /// One was presented and refused; the reason is safe to show the client.
     Invalid(String),
+    /// The field carrying it is given more than once (named here), so the request does not say
+    /// which credential is meant: refused as malformed (400), never resolved by picking one.
+    Ambiguous(&'static str),
 }
 
 /// Errors building the identity stage; each names the configuration key or contract place.
@@ -331,6 +334,7 @@ impl Authenticator {
                         invalid.get_or_insert((*scheme, reason.clone()));
                         all = false;
                     }
+                    Some(Err(CredentialError::Ambiguous(field))) => return Err(self.ambiguous(*scheme, field)),
                     _ => all = false,
                 }
             }
@@ -355,6 +359,17 @@ impl Authenticator {
             return Err(problem);
         }
         Err(self.unauthenticated(security, None))
+    }
+
+    /// 400 for a credential field given twice (RFC 9110 §5.3: these fields are not lists; RFC
+    /// 6750 §3.1: a request that repeats a parameter is `invalid_request`, answered 400).
+    fn ambiguous(&self, scheme: usize, field: &str) -> Problem {
+        let detail = format!("The request carries more than one {field}; a credential may be given only once.");
+        let mut problem = Problem::new(ProblemKind::MalformedRequest, detail.clone());
+        if let Some(value) = challenge::invalid_request(&self.realm, &self.schemes[scheme].kind, &detail) {
+            problem = problem.with_header(http::header::WWW_AUTHENTICATE, value);
+        }
+        problem
     }
 
     fn unauthenticated(&self, security: &Security, invalid: Option<(usize, &str)>) -> Problem {
@@ -389,18 +404,30 @@ impl Authenticator {
             SchemeKind::ApiKey { location, name } => {
                 let presented = match location {
                     ApiKeyLocation::Header => {
-                        let header = match &self.api_key_header {
-                            Some(header) => parts.headers.get(header),
-                            None => parts.headers.get(name.as_str()),
+                        let mut values = match &self.api_key_header {
+                            Some(header) => parts.headers.get_all(header).iter(),
+                            None => parts.headers.get_all(name.as_str()).iter(),
                         };
-                        header.map(|v| v.as_bytes().to_vec())
+                        only_one(&mut values, "API key header")?.map(|v| v.as_bytes().to_vec())
                     }
-                    ApiKeyLocation::Query => parts.uri.query().and_then(|query| {
-                        form_urlencoded::parse(query.as_bytes())
-                            .find(|(key, _)| key == name)
-                            .map(|(_, value)| value.as_bytes().to_vec())
-                    }),
-                    ApiKeyLocation::Cookie => cookie(parts, name).map(|v| v.as_bytes().to_vec()),
+                    ApiKeyLocation::Query => match parts.uri.query() {
+                        Some(query) => {
+                            let mut values =
+                                form_urlencoded::parse(query.as_bytes()).filter(|(key, _)| key == name).map(|(_, v)| v);
+                            only_one(&mut values, "API key query parameter")?.map(|v| v.as_bytes().to_vec())
+                        }
+                        None => None,
+                    },
+                    ApiKeyLocation::Cookie => {
+                        let headers: Vec<&str> = parts
+                            .headers
+                            .get_all(http::header::COOKIE)
+                            .iter()
+                            .filter_map(|v| v.to_str().ok())
+                            .collect();
+                        let mut values = crate::contract::params::cookies_named(&headers, name);
+                        only_one(&mut values, "API key cookie")?.map(|v| v.as_bytes().to_vec())
+                    }
                 };
                 let presented = presented.ok_or(CredentialError::Missing)?;
                 self.api_keys.identify(&presented).ok_or_else(|| CredentialError::Invalid("unknown API key".into()))
@@ -433,7 +460,8 @@ impl Authenticator {
 /// What follows `scheme` (matched in any case) in `Authorization: <scheme> <credentials>`;
 /// another scheme counts as no credential of this one.
 fn authorization_credentials<'p>(parts: &'p Parts, scheme: &str) -> Result<&'p str, CredentialError> {
-    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else { return Err(CredentialError::Missing) };
+    let mut values = parts.headers.get_all(http::header::AUTHORIZATION).iter();
+    let Some(value) = only_one(&mut values, "Authorization header")? else { return Err(CredentialError::Missing) };
     let value = value.to_str().map_err(|_| CredentialError::Invalid("the Authorization header is not ASCII".into()))?;
     let (presented, credentials) = value.split_once(' ').unwrap_or((value, ""));
     if !presented.eq_ignore_ascii_case(scheme) {
@@ -451,8 +479,11 @@ fn bearer_token(parts: &Parts) -> Result<&str, CredentialError> {
     Ok(token)
 }
 
-fn cookie<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
-    let headers: Vec<&str> =
-        parts.headers.get_all(http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
-    crate::contract::params::find_cookie(&headers, name)
+/// The one value of a credential field, None when absent; `Ambiguous` when it is given twice.
+fn only_one<T>(values: &mut impl Iterator<Item = T>, field: &'static str) -> Result<Option<T>, CredentialError> {
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(CredentialError::Ambiguous(field));
+    }
+    Ok(first)
 }

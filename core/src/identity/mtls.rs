@@ -39,8 +39,17 @@ pub(crate) fn from_certificate(der: &[u8]) -> Result<Identity, CredentialError> 
             }
         }
     }
+    // An X.509-SVID carries exactly one SPIFFE id (X509-SVID §2); a certificate with an invalid
+    // one, or several, is refused rather than identified by another of its names.
+    let spiffe: Vec<&String> = uris.iter().filter(|uri| claims_spiffe(uri)).collect();
+    if spiffe.len() > 1 {
+        return Err(CredentialError::Invalid("the client certificate has more than one SPIFFE id".into()));
+    }
+    if spiffe.first().is_some_and(|id| !valid_spiffe_id(id)) {
+        return Err(CredentialError::Invalid("the client certificate's SPIFFE id is not valid".into()));
+    }
     let dn = tbs.subject.to_string();
-    let uri = uris.iter().find(|uri| uri.starts_with("spiffe://") && valid_spiffe_id(uri)).or_else(|| uris.first());
+    let uri = spiffe.first().copied().or_else(|| uris.first());
     let subject = uri.or_else(|| dns.first()).cloned().unwrap_or_else(|| dn.clone());
     let hash: String = Sha256::digest(der).iter().map(|byte| format!("{byte:02x}")).collect();
     let mut claims = Map::new();
@@ -70,7 +79,7 @@ pub(crate) fn identify(values: &[&[u8]]) -> Result<Identity, CredentialError> {
         };
         let value = unquote(value.trim());
         let key = key.trim().to_ascii_lowercase();
-        if key == "uri" && spiffe_id.is_none() && value.starts_with("spiffe://") {
+        if key == "uri" && spiffe_id.is_none() && claims_spiffe(&value) {
             spiffe_id = Some(value.clone());
         }
         claims.entry(key).or_insert(Value::String(value));
@@ -86,13 +95,35 @@ pub(crate) fn identify(values: &[&[u8]]) -> Result<Identity, CredentialError> {
     })
 }
 
-/// `spiffe://<trust domain>/<path>`: trust domain of lower-case letters, digits, `.`, `-`, `_`.
-fn valid_spiffe_id(id: &str) -> bool {
+/// Whether `id` is a SPIFFE ID as the SPIFFE ID specification (§2) defines it:
+/// `spiffe://<trust domain><path>`, the scheme in lower case; the trust domain 1-255 characters of
+/// lower-case letters, digits, `.`, `-` and `_` (so no port, user info, or percent-encoding); the
+/// path empty or `/`-separated segments of letters, digits, `.`, `-` and `_`, none empty, `.` or
+/// `..`, and no trailing `/`; no query or fragment; 2048 bytes at most. A dot segment would let a
+/// workload named `spiffe://td/ns/a/../b` be read as another by a policy that compares prefixes.
+pub(crate) fn valid_spiffe_id(id: &str) -> bool {
+    const MAX_URI: usize = 2048;
+    const MAX_TRUST_DOMAIN: usize = 255;
     let Some(rest) = id.strip_prefix("spiffe://") else { return false };
-    let (domain, path) = rest.split_once('/').unwrap_or((rest, ""));
-    !domain.is_empty()
-        && domain.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
-        && path.split('/').all(|segment| !segment.is_empty() || path.is_empty())
+    let (domain, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, ""),
+    };
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= MAX_TRUST_DOMAIN
+        && domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_'));
+    let path_ok = path.is_empty()
+        || path[1..].split('/').all(|segment| {
+            !matches!(segment, "" | "." | "..")
+                && segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        });
+    id.len() <= MAX_URI && domain_ok && path_ok
+}
+
+/// Whether a URI names the `spiffe` scheme, in any case: such a URI must be a valid SPIFFE ID,
+/// or the credential carrying it is refused rather than read some other way.
+fn claims_spiffe(uri: &str) -> bool {
+    uri.get(..9).is_some_and(|scheme| scheme.eq_ignore_ascii_case("spiffe://"))
 }
 
 fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
@@ -144,6 +175,39 @@ mod tests {
     }
 
     #[test]
+    fn spiffe_ids_follow_the_spiffe_id_specification() {
+        for valid in ["spiffe://a.test", "spiffe://a.test/ns/default/sa/web", "spiffe://a-b_c.9/x.y-z_1/.hidden/..."] {
+            assert!(valid_spiffe_id(valid), "{valid}");
+            assert!(identify(&[format!("URI={valid}").as_bytes()]).is_ok(), "{valid}");
+        }
+        let long_domain = format!("spiffe://{}", "a".repeat(256));
+        let long_path = format!("spiffe://a.test/{}", "b".repeat(2040));
+        for invalid in [
+            "spiffe://a.test/ns/../admin",
+            "spiffe://a.test/./x",
+            "spiffe://a.test/ns/.",
+            "spiffe://a.test/ns/..",
+            "spiffe://a.test//x",
+            "spiffe://a.test/x/",
+            "spiffe://a.test/",
+            "spiffe://a.test/x%2e",
+            "spiffe://a.test/x?y=1",
+            "spiffe://a.test/x#y",
+            "spiffe://a.test:443/x",
+            "spiffe://user@a.test/x",
+            "spiffe://A.test/x",
+            "spiffe:///x",
+            "SPIFFE://a.test/x",
+            long_domain.as_str(),
+            long_path.as_str(),
+        ] {
+            assert!(!valid_spiffe_id(invalid), "{invalid}");
+            let header = format!("URI={invalid}");
+            assert!(matches!(identify(&[header.as_bytes()]), Err(CredentialError::Invalid(_))), "{invalid}");
+        }
+    }
+
+    #[test]
     fn a_verified_certificate_gives_its_spiffe_id_dn_sans_and_hash() {
         use rustls::pki_types::pem::PemObject as _;
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/credentials/tls-client.pem");
@@ -155,5 +219,36 @@ mod tests {
         assert_eq!(identity.claims["uri"], "spiffe://armature.test/orders");
         assert_eq!(identity.claims["hash"].as_str().map(str::len), Some(64));
         assert!(from_certificate(b"not a certificate").is_err());
+    }
+
+    /// A self-signed certificate with these URI SANs, as DER.
+    fn certificate_with_uris(uris: &[&str]) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = uris.iter().map(|uri| rcgen::SanType::URI((*uri).try_into().unwrap())).collect();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_certificate_with_an_invalid_or_second_spiffe_id_is_refused() {
+        let valid = certificate_with_uris(&["spiffe://a.test/ns/web"]);
+        assert_eq!(from_certificate(&valid).unwrap().subject.as_deref(), Some("spiffe://a.test/ns/web"));
+        let refused = |uris: &[&str]| match from_certificate(&certificate_with_uris(uris)) {
+            Err(CredentialError::Invalid(reason)) => reason,
+            other => panic!("{uris:?} accepted: {other:?}"),
+        };
+        assert_eq!(refused(&["spiffe://a.test/ns/../admin"]), "the client certificate's SPIFFE id is not valid");
+        // Not read as its other URI instead.
+        assert_eq!(
+            refused(&["spiffe://a.test/./x", "https://a.test/x"]),
+            "the client certificate's SPIFFE id is not valid"
+        );
+        assert_eq!(
+            refused(&["spiffe://a.test/a", "spiffe://a.test/b"]),
+            "the client certificate has more than one SPIFFE id"
+        );
+        // A certificate without a SPIFFE id is still named by its other URI.
+        let plain = certificate_with_uris(&["https://a.test/x"]);
+        assert_eq!(from_certificate(&plain).unwrap().subject.as_deref(), Some("https://a.test/x"));
     }
 }
