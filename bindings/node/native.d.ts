@@ -55,12 +55,11 @@ export declare class Request {
   /** Whether an answer was already given. */
   get answered(): boolean
   /**
-   * Answers with text; `headers` is a flat list (name, value...); a `content-type` among
-   * them wins over `content_type`.
+   * Answers with what the handler returned: `kind` (a `BODY_*` constant) says what `body` is,
+   * `headers` is a flat list (name, value...). Core's answer rule decides the rest: a
+   * `content-type` among the headers wins over the kind's own, nothing with status 200 is 204.
    */
-  respondText(status: number, contentType: string | undefined | null, text: string, headers?: Array<string> | undefined | null): void
-  /** Answers with bytes; as [`Request::respond_text`] otherwise. */
-  respondBytes(status: number, contentType: string | undefined | null, body: Buffer, headers?: Array<string> | undefined | null): void
+  answer(status: number, kind: number, body?: string | Buffer | undefined | null, headers?: Array<string> | undefined | null): void
   /** The handler failed: a 500 `handler-error` problem; `message` only shown with `errors.debug`. */
   fail(message: string): void
   /** The handler refused on purpose: a `refused` problem with this status and public detail. */
@@ -112,8 +111,29 @@ export declare class Service {
   inject(method: string, target: string, headers: Array<string>, body: Buffer, answered: (answer: InjectedResponse) => void): void
 }
 
+/** A Buffer or Uint8Array. */
+export declare const BODY_BINARY: number
+
+/** Any other value, as `JSON.stringify` wrote it. */
+export declare const BODY_JSON: number
+
+/**
+ * What `answer`'s `kind` says the body is: the plain value a handler returned (see
+ * lib/dispatch.ts), for core's answer rule to give its content type.
+ */
+export declare const BODY_NOTHING: number
+
+/** A string. */
+export declare const BODY_TEXT: number
+
 /** The version of `armature-core` this addon was built from. */
 export declare const CORE_VERSION: string
+
+/**
+ * The operationId core gives a code-first route declared without one (`GET /users/{id}` is
+ * `getUsersById`): the same in every binding that names routes this way.
+ */
+export declare function defaultOperationId(method: string, path: string): string
 
 /** An answer of the in-process transport. */
 export interface InjectedResponse {

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use percent_encoding::percent_decode_str;
 use serde_json::Value;
 
-use crate::contract::params::{ParamLocation, RawParams};
+use crate::contract::params::{ParamError, ParamLocation, RawParams};
 use crate::contract::Operation;
 
 /// The path parameters of one routed request, in the order the operation declares them.
@@ -26,7 +26,7 @@ pub struct PathParam<'a> {
     /// the client asked for.
     value: Value,
     /// Why the text sent does not decode; request validation reports it as a violation.
-    error: Option<String>,
+    error: Option<ParamError>,
 }
 
 impl<'a> PathParams<'a> {
@@ -68,7 +68,7 @@ impl<'a> PathParams<'a> {
 
     /// Takes one parameter out, for request validation: `Ok(value)` when it decoded,
     /// `Err(message)` when not; `None` when the request has no such parameter.
-    pub(crate) fn take(&mut self, name: &str) -> Option<Result<Value, String>> {
+    pub(crate) fn take(&mut self, name: &str) -> Option<Result<Value, ParamError>> {
         let index = self.params.iter().position(|param| param.name == name)?;
         let param = self.params.swap_remove(index);
         Some(match param.error {
@@ -157,7 +157,7 @@ paths:
         let mut params = decode_path(&contract, "/accounts/alice/notes/%FF");
         let note = params.iter().find(|p| p.name() == "noteId").cloned().expect("noteId");
         assert_eq!(note.value(), &json!("\u{FFFD}"));
-        assert!(matches!(params.take("noteId"), Some(Err(message)) if !message.is_empty()));
+        assert!(matches!(params.take("noteId"), Some(Err(error)) if !error.to_string().is_empty()));
         assert_eq!(params.take("owner"), Some(Ok(json!("alice"))));
         assert_eq!(params.take("owner"), None);
     }

@@ -138,7 +138,7 @@ fn run(spec: &ParamSpec, path: Option<&str>, query: Option<&str>, lines: &[&str]
         }
     };
     let raw = RawParams { path: &path_pairs, query, header: &header, cookies: lines };
-    decode(spec, &raw)
+    decode(spec, &raw).map_err(|error| error.to_string())
 }
 
 fn all_combinations(shape_text: &str, name: &str, lines: &[&str]) {

@@ -45,8 +45,8 @@ pub(crate) fn check_request(
             _ => rule.decode(&raw),
         };
         let value = match decoded {
-            Err(message) => {
-                violations.push(Violation::new(location, pointer, message));
+            Err(error) => {
+                violations.push(Violation::new(location, pointer, error.to_string()));
                 continue;
             }
             Ok(None) => {
