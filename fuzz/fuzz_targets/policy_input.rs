@@ -33,6 +33,7 @@ use std::sync::OnceLock;
 
 use armature_core::authorization::{AuthorizationRequest, Authorizer, Decision};
 use armature_core::config::AuthorizationConfig;
+use armature_core::connection::Connection;
 use armature_core::identity::CredentialLocations;
 use armature_core::path_params::PathParams;
 use armature_core::{App, Handler, HandlerResponse, Identity, IdentityKind};
@@ -266,12 +267,14 @@ fuzz_target!(|data: &[u8]| {
     let template = words.next().unwrap_or("/");
     let operation = authorizer.operation(id, &tags, template);
     let path_params = PathParams::default();
+    let connection = Connection::default();
     let request = AuthorizationRequest {
         parts: &parts,
         body: body.as_ref(),
         identity: &identity,
         operation: &operation,
         path_params: &path_params,
+        connection: &connection,
     };
     let input = authorizer.input_json(&request);
     check_input(&input, &parts, body.as_ref(), &identity, (id, &tags, template));

@@ -2,7 +2,6 @@
 //! arrives (request id and trace context accepted or generated), each stage reads it and adds
 //! what it learned, and telemetry reads it once the request is answered.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use http::header::{HeaderName, HeaderValue};
@@ -10,6 +9,7 @@ use http::request::Parts;
 use http::HeaderMap;
 
 use super::stage::StageClock;
+use crate::connection::Connection;
 use crate::request_id;
 use crate::telemetry::recorder::{FinishedRequest, RouteLabel, SpanTimes, Telemetry};
 use crate::trace_context::{self, TraceContext};
@@ -37,13 +37,14 @@ pub(crate) struct RequestContext<'a> {
     pub body_read: bool,
     /// Times the stages and counts their failures.
     pub clock: StageClock<'a>,
+    /// The connection it came on: peer address, TLS, verified client certificate.
+    pub connection: Connection,
     started: Instant,
-    remote_addr: Option<SocketAddr>,
 }
 
 impl<'a> RequestContext<'a> {
     /// Accepts the request: its id and trace context, and whether its span is recorded.
-    pub(crate) fn new(parts: Parts, telemetry: &'a Telemetry, remote_addr: Option<SocketAddr>) -> Self {
+    pub(crate) fn new(parts: Parts, telemetry: &'a Telemetry, connection: Connection) -> Self {
         let started = Instant::now();
         let request_id = request_id::accept_or_generate(parts.headers.get(&X_REQUEST_ID).map(HeaderValue::as_bytes));
         let mut trace = TraceContext::from_headers(
@@ -60,8 +61,8 @@ impl<'a> RequestContext<'a> {
             request_bytes: 0,
             body_read: false,
             clock: StageClock::new(span, telemetry.metrics()),
+            connection,
             started,
-            remote_addr,
         }
     }
 
@@ -91,7 +92,7 @@ impl<'a> RequestContext<'a> {
             started: self.started,
             request_bytes: self.request_bytes,
             response_bytes,
-            remote_addr: self.remote_addr,
+            remote_addr: self.connection.remote_addr,
             span: self.clock.into_span(),
         });
     }

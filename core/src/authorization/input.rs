@@ -228,11 +228,7 @@ impl InputBuilder {
             // is not trusted.
             (
                 k.scheme.clone(),
-                if parts.extensions.get::<crate::server::OverTls>().is_some() {
-                    self.https_scheme.clone()
-                } else {
-                    self.http_scheme.clone()
-                },
+                if request.connection.tls { self.https_scheme.clone() } else { self.http_scheme.clone() },
             ),
             (k.protocol.clone(), self.protocol(parts.version)),
             (k.query.clone(), if query.is_empty() { self.empty_string.clone() } else { Value::from(query.as_ref()) }),

@@ -29,6 +29,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::config::authorization::{AuthorizationConfig, PolicyEvaluator};
+use crate::connection::Connection;
 use crate::identity::{CredentialLocations, Identity};
 use crate::path_params::PathParams;
 
@@ -64,7 +65,8 @@ impl std::fmt::Debug for Authorizer {
 ///
 /// - `input.attributes.request.http`: `method`; `path` (with `?query` when there is one, as
 ///   Envoy sends it); `headers` (lower-case name -> value, repeated headers joined with ",");
-///   `host` (the Host header, else the URI authority); `scheme` (`"http"`); `protocol`
+///   `host` (the Host header, else the URI authority); `scheme` (`"https"` when this server
+///   terminated TLS for the request, else `"http"`); `protocol`
 ///   (`"HTTP/1.1"`, `"HTTP/2"`, ...); `query` (raw, `""` when none).
 /// - `input.parsed_path`: the path's percent-decoded segments, `/accounts/alice/notes` ->
 ///   `["accounts","alice","notes"]`.
@@ -94,6 +96,8 @@ pub struct AuthorizationRequest<'a> {
     /// The operation's path parameters, decoded and typed per the contract
     /// (`{"owner": "alice", "noteId": 7}`); one that does not decode is its text.
     pub path_params: &'a PathParams<'a>,
+    /// The connection it came on (`scheme` is `https` when this server terminated TLS for it).
+    pub connection: &'a Connection,
 }
 
 /// The policy's answer for one request.

@@ -63,6 +63,7 @@ struct Fixture {
     tags: Vec<String>,
     path_template: String,
     path_params: Vec<(String, String)>,
+    connection: Connection,
 }
 
 impl Fixture {
@@ -85,6 +86,7 @@ impl Fixture {
             tags: vec!["notes".to_owned()],
             path_template: "/accounts/{owner}/notes".to_owned(),
             path_params: Vec::new(),
+            connection: Connection::default(),
         }
     }
 
@@ -119,6 +121,7 @@ impl Fixture {
             identity: &self.identity,
             operation: &operation,
             path_params: &params,
+            connection: &self.connection,
         })
     }
 
@@ -401,7 +404,7 @@ fn input_has_the_envoy_shape() {
 
     // A request this server received over TLS (server.tls) says so.
     let mut fixture = get("/");
-    fixture.parts.extensions.insert(crate::server::OverTls);
+    fixture.connection.tls = true;
     assert_eq!(fixture.input(false)["attributes"]["request"]["http"]["scheme"], "https");
     assert_eq!(input["parsed_path"], json!([""]));
     assert_eq!(input["parsed_query"], json!({}));

@@ -26,7 +26,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::Value;
 
-use super::jwt::VerificationKey;
+use super::keys::VerificationKey;
 use super::IdentityError;
 use crate::config::JwksConfig;
 

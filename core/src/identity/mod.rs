@@ -12,6 +12,7 @@ mod basic;
 mod challenge;
 mod jwks;
 mod jwt;
+mod keys;
 mod mtls;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use http::request::Parts;
 use serde_json::{json, Value};
 
 use crate::config::IdentityConfig;
+use crate::connection::Connection;
 use crate::contract::{ApiKeyLocation, Contract, SchemeKind, Security};
 use crate::problem::{Problem, ProblemKind};
 
@@ -51,19 +53,6 @@ impl Identity {
             "claims": self.claims,
             "scopes": self.scopes,
         })
-    }
-}
-
-/// A client certificate this server's TLS verified (`server.tls.client_auth`), read into an
-/// identity once, when the connection was set up; every request of the connection carries it
-/// in its extensions for the `mutualTLS` scheme.
-#[derive(Debug, Clone)]
-pub struct VerifiedClientCertificate(Arc<Result<Identity, CredentialError>>);
-
-impl VerifiedClientCertificate {
-    /// Reads the leaf certificate (DER) the handshake verified.
-    pub(crate) fn read(der: &[u8]) -> Self {
-        Self(Arc::new(mtls::from_certificate(der)))
     }
 }
 
@@ -299,7 +288,13 @@ impl Authenticator {
     }
 
     /// Identifies the caller of an operation with these requirements.
-    pub async fn authenticate(&self, security: &Security, parts: &Parts) -> Result<Identity, Problem> {
+    /// `connection`: what the server knows of the connection (a certificate its TLS verified).
+    pub async fn authenticate(
+        &self,
+        security: &Security,
+        parts: &Parts,
+        connection: &Connection,
+    ) -> Result<Identity, Problem> {
         if security.is_open() {
             return Ok(Identity::default());
         }
@@ -317,7 +312,7 @@ impl Authenticator {
             let mut all = true;
             for (scheme, scopes) in &requirement.schemes {
                 if checked[*scheme].is_none() {
-                    checked[*scheme] = Some(self.check(*scheme, parts).await.map(Arc::new));
+                    checked[*scheme] = Some(self.check(*scheme, parts, connection).await.map(Arc::new));
                 }
                 match checked[*scheme].as_ref() {
                     Some(Ok(identity)) => {
@@ -394,7 +389,7 @@ impl Authenticator {
         problem
     }
 
-    async fn check(&self, scheme: usize, parts: &Parts) -> Result<Identity, CredentialError> {
+    async fn check(&self, scheme: usize, parts: &Parts, connection: &Connection) -> Result<Identity, CredentialError> {
         match &self.schemes[scheme].kind {
             SchemeKind::Bearer => {
                 let Some(jwt) = &self.jwt else { return Err(CredentialError::Missing) };
@@ -435,8 +430,8 @@ impl Authenticator {
             SchemeKind::MutualTls => {
                 // A certificate this server verified comes first: it cannot be forged by a header.
                 if self.mtls_from_tls {
-                    if let Some(VerifiedClientCertificate(read)) = parts.extensions.get::<VerifiedClientCertificate>() {
-                        return (**read).clone();
+                    if let Some(certificate) = &connection.client_certificate {
+                        return mtls::from_certificate(certificate);
                     }
                 }
                 let Some(header) = &self.mtls_header else { return Err(CredentialError::Missing) };

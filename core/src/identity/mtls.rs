@@ -1,64 +1,44 @@
-//! Client certificates forwarded by a proxy in Envoy's `x-forwarded-client-cert` format:
+//! Client certificates as identities: one this server's TLS verified (its names read by
+//! `crate::connection`), or one forwarded by a proxy in Envoy's `x-forwarded-client-cert` format:
 //! comma-separated elements (one per proxy hop, the nearest proxy's last), each a `;`-separated
 //! list of `Key=value` pairs whose values may be double-quoted.
 //!
 //! Hand-written because no maintained crate parses this header; the grammar is small.
 
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
-use x509_cert::der::oid::AssociatedOid as _;
-use x509_cert::der::Decode as _;
-use x509_cert::ext::pkix::name::GeneralName;
-use x509_cert::ext::pkix::SubjectAltName;
 
 use super::{CredentialError, Identity, IdentityKind};
+use crate::connection::ClientCertificate;
 
 /// The identity of a client certificate this server's TLS verified (`server.tls.client_auth`),
-/// in the shape of the forwarded one: the subject is its first SPIFFE URI SAN, else its first
-/// URI SAN, else its first DNS SAN, else its subject DN; `claims` has the keys Envoy's
+/// in the shape of the forwarded one: the subject is its SPIFFE URI SAN, else its first URI
+/// SAN, else its first DNS SAN, else its subject DN; `claims` has the keys Envoy's
 /// `x-forwarded-client-cert` element would: `hash` (the hex SHA-256 of the DER), `subject` (the
 /// DN, RFC 4514), `uri` (the SPIFFE URI SAN, else the first URI SAN) and `dns` (the first DNS
 /// SAN), the last two when the certificate has one, so one policy reads both sources alike.
-/// Read once per connection.
-pub(crate) fn from_certificate(der: &[u8]) -> Result<Identity, CredentialError> {
-    let certificate = x509_cert::Certificate::from_der(der)
-        .map_err(|_| CredentialError::Invalid("the client certificate cannot be read".into()))?;
-    let tbs = &certificate.tbs_certificate;
-    let (mut uris, mut dns) = (Vec::new(), Vec::new());
-    for extension in tbs.extensions.iter().flatten() {
-        if extension.extn_id != SubjectAltName::OID {
-            continue;
-        }
-        let names = SubjectAltName::from_der(extension.extn_value.as_bytes())
-            .map_err(|_| CredentialError::Invalid("the client certificate's SANs cannot be read".into()))?;
-        for name in names.0 {
-            match name {
-                GeneralName::UniformResourceIdentifier(uri) => uris.push(uri.to_string()),
-                GeneralName::DnsName(name) => dns.push(name.to_string()),
-                _ => {}
-            }
-        }
-    }
+pub(crate) fn from_certificate(certificate: &ClientCertificate) -> Result<Identity, CredentialError> {
+    let names = match certificate {
+        ClientCertificate::Read(names) => names,
+        ClientCertificate::Unreadable(reason) => return Err(CredentialError::Invalid((*reason).to_owned())),
+    };
     // An X.509-SVID carries exactly one SPIFFE id (X509-SVID §2); a certificate with an invalid
     // one, or several, is refused rather than identified by another of its names.
-    let spiffe: Vec<&String> = uris.iter().filter(|uri| claims_spiffe(uri)).collect();
+    let spiffe: Vec<&String> = names.uris.iter().filter(|uri| claims_spiffe(uri)).collect();
     if spiffe.len() > 1 {
         return Err(CredentialError::Invalid("the client certificate has more than one SPIFFE id".into()));
     }
     if spiffe.first().is_some_and(|id| !valid_spiffe_id(id)) {
         return Err(CredentialError::Invalid("the client certificate's SPIFFE id is not valid".into()));
     }
-    let dn = tbs.subject.to_string();
-    let uri = spiffe.first().copied().or_else(|| uris.first());
-    let subject = uri.or_else(|| dns.first()).cloned().unwrap_or_else(|| dn.clone());
-    let hash: String = Sha256::digest(der).iter().map(|byte| format!("{byte:02x}")).collect();
+    let uri = spiffe.first().copied().or_else(|| names.uris.first());
+    let subject = uri.or_else(|| names.dns.first()).unwrap_or(&names.subject).clone();
     let mut claims = Map::new();
-    claims.insert("hash".into(), Value::String(hash));
-    claims.insert("subject".into(), Value::String(dn));
+    claims.insert("hash".into(), Value::String(names.hash.clone()));
+    claims.insert("subject".into(), Value::String(names.subject.clone()));
     if let Some(uri) = uri {
         claims.insert("uri".into(), Value::String(uri.clone()));
     }
-    if let Some(dns) = dns.first() {
+    if let Some(dns) = names.dns.first() {
         claims.insert("dns".into(), Value::String(dns.clone()));
     }
     Ok(Identity { kind: IdentityKind::Mtls, subject: Some(subject), claims: Value::Object(claims), scopes: Vec::new() })
@@ -212,21 +192,21 @@ mod tests {
         use rustls::pki_types::pem::PemObject as _;
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/credentials/tls-client.pem");
         let der = rustls::pki_types::CertificateDer::from_pem_file(path).unwrap();
-        let identity = from_certificate(&der).unwrap();
+        let identity = from_certificate(&ClientCertificate::read(&der)).unwrap();
         assert_eq!(identity.kind, IdentityKind::Mtls);
         assert_eq!(identity.subject.as_deref(), Some("spiffe://armature.test/orders"));
         assert_eq!(identity.claims["subject"], "CN=orders-service");
         assert_eq!(identity.claims["uri"], "spiffe://armature.test/orders");
         assert_eq!(identity.claims["hash"].as_str().map(str::len), Some(64));
-        assert!(from_certificate(b"not a certificate").is_err());
+        assert!(from_certificate(&ClientCertificate::read(b"not a certificate")).is_err());
     }
 
-    /// A self-signed certificate with these URI SANs, as DER.
-    fn certificate_with_uris(uris: &[&str]) -> Vec<u8> {
+    /// A self-signed certificate with these URI SANs, as the server reads it.
+    fn certificate_with_uris(uris: &[&str]) -> ClientCertificate {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params.subject_alt_names = uris.iter().map(|uri| rcgen::SanType::URI((*uri).try_into().unwrap())).collect();
-        params.self_signed(&key).unwrap().der().to_vec()
+        ClientCertificate::read(params.self_signed(&key).unwrap().der())
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::sync::{oneshot, watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::app::App;
-use crate::identity::VerifiedClientCertificate;
+use crate::connection::{ClientCertificate, Connection};
 use connection::{Activity, Phase, Timers};
 
 /// Errors starting the server.
@@ -55,11 +55,6 @@ struct Listener {
     tcp: TcpListener,
     tls: Option<Arc<tls::TlsCell>>,
 }
-
-/// Whether a request came over TLS: set on the request's extensions by the server, read by the
-/// policy input (`input.attributes.request.http.scheme`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OverTls;
 
 /// A running server. Dropping it shuts the server down gracefully and waits for it.
 pub struct ServerHandle {
@@ -324,12 +319,14 @@ async fn serve(app: App, listeners: Vec<Listener>, mut shutdown: watch::Receiver
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
-        // `tls`: None for plain HTTP; Some(the verified client certificate, if any) over TLS.
+        // Every request of the connection carries the same facts of it.
         let service = {
             let app = app.clone();
             let activity = Arc::clone(&activity);
-            move |tls: Option<Option<VerifiedClientCertificate>>| {
-                service_fn(move |request| serve_request(app.clone(), Arc::clone(&activity), request, peer, tls.clone()))
+            move |connection: Connection| {
+                service_fn(move |request| {
+                    serve_request(app.clone(), Arc::clone(&activity), request, connection.clone())
+                })
             }
         };
         let app = app.clone();
@@ -342,7 +339,8 @@ async fn serve(app: App, listeners: Vec<Listener>, mut shutdown: watch::Receiver
             let _open = metrics.map(|metrics| metrics.opened());
             match tls {
                 None => {
-                    let connection = builder.serve_connection(TokioIo::new(stream), service(None)).into_owned();
+                    let service = service(Connection::from_addr(Some(peer)));
+                    let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                     connection::watch(connection, |c| c.graceful_shutdown(), activity, phase_seen, timers, metrics)
                         .await;
                 }
@@ -358,8 +356,8 @@ async fn serve(app: App, listeners: Vec<Listener>, mut shutdown: watch::Receiver
                     };
                     // Read once per connection: every request of it carries the same certificate.
                     let certificate = stream.get_ref().1.peer_certificates().and_then(|chain| chain.first());
-                    let certificate = certificate.map(|der| VerifiedClientCertificate::read(der));
-                    let service = service(Some(certificate));
+                    let client_certificate = certificate.map(|der| Arc::new(ClientCertificate::read(der)));
+                    let service = service(Connection { remote_addr: Some(peer), tls: true, client_certificate });
                     let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                     connection::watch(connection, |c| c.graceful_shutdown(), activity, phase_seen, timers, metrics)
                         .await;
@@ -428,19 +426,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 async fn serve_request(
     app: App,
     activity: Arc<Activity>,
-    mut request: Request<Incoming>,
-    peer: SocketAddr,
-    tls: Option<Option<VerifiedClientCertificate>>,
+    request: Request<Incoming>,
+    connection: Connection,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let http1 = request.version() < Version::HTTP_2;
-    if let Some(certificate) = tls {
-        request.extensions_mut().insert(OverTls);
-        if let Some(certificate) = certificate {
-            request.extensions_mut().insert(certificate);
-        }
-    }
     let _busy = activity.begin(!http1);
-    let mut response = app.handle_from_socket(request, peer).await;
+    let mut response = app.handle_from_socket(request, connection).await;
     if http1 && app.lifecycle().is_draining() {
         response.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
     }
