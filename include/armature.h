@@ -19,7 +19,7 @@
 // The ABI's version: raised on every incompatible change to the header (a function's
 // signature or meaning, a struct's layout, a constant's value). Compare `armature_abi_version()`
 // with this macro at start-up to refuse a library built for another header.
-#define ARMATURE_ABI_VERSION 1
+#define ARMATURE_ABI_VERSION 2
 
 // Major version of the Armature release this header comes from (the workspace version).
 #define ARMATURE_VERSION_MAJOR 0
@@ -101,6 +101,13 @@ typedef struct ArmatureHeaderLine {
 // Where a parameter comes from: one of the `ARMATURE_PARAM_*` values.
 typedef uint32_t ArmatureParamLocation;
 
+// What a handler returned, as `armature_responder_answer` takes it (`kind`): the rule of
+// docs/dispatch.md decides the content type and what nothing becomes.
+//
+// A plain integer rather than a C enum, like `ArmatureStatus`: a Rust enum receiving a value it
+// does not define is undefined behaviour.
+typedef uint32_t ArmatureBody;
+
 // A handler called on a core thread for each request of its operation.
 //
 // Receives the `user_data` given at registration, and a request and a responder that the
@@ -142,6 +149,21 @@ typedef struct ArmaturePending {
 
 // Cookie parameters.
 #define ARMATURE_PARAM_COOKIE 3
+
+// Nothing returned: no body; status 200 is answered 204 No Content.
+#define ARMATURE_BODY_NOTHING 0
+
+// Text: `text/plain; charset=utf-8` unless a content type is named.
+#define ARMATURE_BODY_TEXT 1
+
+// Bytes: `application/octet-stream` unless a content type is named.
+#define ARMATURE_BODY_BINARY 2
+
+// JSON text: `application/json` unless a content type is named.
+#define ARMATURE_BODY_JSON 3
+
+// These bytes with no content type of their own: only a named one is sent.
+#define ARMATURE_BODY_EXACT 4
 
 // Success.
 #define ARMATURE_STATUS_OK 0
@@ -298,6 +320,23 @@ ArmatureStatus armature_contract_with_operations(const struct ArmatureContract *
                                                  size_t operations_json_len,
                                                  struct ArmatureContract **out,
                                                  struct ArmatureError **error);
+
+// Writes the operationId core gives a code-first operation declared without one
+// (`GET /users/{id}` -> `getUsersById`, the same in every binding) into `buffer`, and its
+// length into `*length`. The id is never longer than `method_len + path_len + 2 * (number of
+// `{` in the path)`; a `capacity` below the id's length is `ARMATURE_STATUS_INVALID_ARGUMENT`,
+// with `*length` still set, so a caller can retry with a buffer that size. Not NUL-terminated.
+//
+// Ownership: `method` and `path` are only read; `buffer` is the caller's, written and not kept.
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_default_operation_id(const uint8_t *method,
+                                             size_t method_len,
+                                             const uint8_t *path,
+                                             size_t path_len,
+                                             uint8_t *buffer,
+                                             size_t capacity,
+                                             size_t *length,
+                                             struct ArmatureError **error);
 
 // The contract's operationIds, in document order, as a JSON array of strings: what a host
 // that serves every operation with one handler (Go's `HTTPHandler` over a `net/http` mux)
@@ -629,7 +668,10 @@ ArmatureStatus armature_responder_set_status(struct ArmatureResponder *responder
                                              uint16_t status,
                                              struct ArmatureError **error);
 
-// Adds a response header line (a second call with the same name adds a second line).
+// Adds a response header line (a second call with the same name adds a second line); the
+// name in any case (`content-TYPE` is `content-type`). A `Content-Type` header wins over the
+// content type named in `armature_responder_respond` or `armature_responder_answer`; a second
+// one makes the answer `ARMATURE_STATUS_INVALID_ARGUMENT` when it is sent.
 // `x-request-id` and `traceparent` are the pipeline's: values set here are replaced. The
 // headers that frame the body or manage the connection (`content-length`,
 // `transfer-encoding`, `connection`, ...) are `ARMATURE_STATUS_INVALID_ARGUMENT`: core frames
@@ -654,14 +696,17 @@ ArmatureStatus armature_responder_set_body(struct ArmatureResponder *responder,
 // Sends the response built with the setters; it then goes through response validation and
 // telemetry like any other. Callable once: later calls give `ARMATURE_STATUS_ALREADY_FINISHED`.
 // `ARMATURE_STATUS_GONE` means the request stopped waiting (timed out, client gone): the
-// answer is dropped, and the responder is finished all the same.
+// answer is dropped, and the responder is finished all the same. Two `Content-Type` headers
+// are `ARMATURE_STATUS_INVALID_ARGUMENT`, and nothing is sent.
 //
 // Thread safety: any thread; never blocks.
 ArmatureStatus armature_responder_finish(struct ArmatureResponder *responder,
                                          struct ArmatureError **error);
 
-// Answers in one call: status, an optional `content-type` (NULL or empty for none) and a body,
-// plus any headers added before. Same rules as `armature_responder_finish`.
+// Answers in one call: status, an optional content type (NULL or empty for none) and a body,
+// plus any headers added before; the body is sent as given (`ARMATURE_BODY_EXACT`), with the
+// content type named here unless a `Content-Type` header was added, which wins. Same rules as
+// `armature_responder_finish`.
 //
 // Ownership: `content_type` and `body` are copied. Thread safety: any thread; never blocks.
 ArmatureStatus armature_responder_respond(struct ArmatureResponder *responder,
@@ -671,6 +716,33 @@ ArmatureStatus armature_responder_respond(struct ArmatureResponder *responder,
                                           const uint8_t *body,
                                           size_t body_len,
                                           struct ArmatureError **error);
+
+// Answers with what a handler returned, by the one answer rule (docs/dispatch.md): `kind` says
+// what the body is (`ARMATURE_BODY_*`), which gives its content type unless one is named here
+// (NULL or empty for none) or a `Content-Type` header was added (which wins over both);
+// `ARMATURE_BODY_NOTHING` with status 200 is answered 204. Headers added before are sent. A
+// status outside 200-599, an unknown kind or two `Content-Type` headers are
+// `ARMATURE_STATUS_INVALID_ARGUMENT`, and leave the responder unanswered. Otherwise as
+// `armature_responder_finish`.
+//
+// Ownership: `content_type` and `body` are copied. Thread safety: any thread; never blocks.
+ArmatureStatus armature_responder_answer(struct ArmatureResponder *responder,
+                                         uint16_t status,
+                                         ArmatureBody kind,
+                                         const uint8_t *content_type,
+                                         size_t content_type_len,
+                                         const uint8_t *body,
+                                         size_t body_len,
+                                         struct ArmatureError **error);
+
+// Whether a handler may not set this header (any case): one that frames the body or manages
+// the connection (`content-length`, `transfer-encoding`, `connection`, ...), which core writes
+// itself. For a host that adapts handlers written for another server (Go's `net/http`), which
+// drops such headers instead of failing the request.
+//
+// Ownership: `name` is only read. Thread safety: any thread; never blocks. A NULL `name` with
+// a nonzero length, or one that is not UTF-8, is not reserved.
+bool armature_header_is_reserved(const uint8_t *name, size_t name_len);
 
 // Answers that the handler failed: the pipeline sends a 500 problem. `message` goes to the
 // logs, and into the problem only when `errors.debug` is on. Same rules as

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 )
 
@@ -115,27 +114,23 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("panic: %v", e.value) }
 
-// answer sends what the handler returned; status is the operation's status for a nil response.
+// answer sends what the handler returned: a nil response (or NoContent) is "nothing returned"
+// with the operation's status, anything else is sent as given. What that becomes (204 for nothing with
+// 200, which content type wins) is the core's answer rule; this only converts.
 func (a *App) answer(p *pending, status int, response *Response) {
 	if response == nil {
-		if status == http.StatusOK {
-			status = http.StatusNoContent
-		}
-		response = &Response{Status: status}
+		response = NoContent(status)
+	}
+	kind := bodyExact
+	if response.nothing {
+		kind = bodyNothing
 	}
 	if response.err != nil {
 		a.fail(p, response.err)
 		return
 	}
 	var headers packed
-	contentType := response.ContentType
 	for name, values := range response.Header {
-		if strings.EqualFold(name, "content-type") {
-			if contentType == "" && len(values) > 0 {
-				contentType = values[0]
-			}
-			continue
-		}
 		for _, value := range values {
 			headers.add(name, value)
 		}
@@ -144,9 +139,9 @@ func (a *App) answer(p *pending, status int, response *Response) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	freed, err := p.respond(status, contentType, response.Body, &headers)
+	freed, err := p.respond(status, kind, response.ContentType, response.Body, &headers)
 	if !freed {
-		// A status or header the core's answer rule refuses: the handler's fault, a 500.
+		// An answer the core's answer rule refuses: the handler's fault, a 500.
 		a.fail(p, fmt.Errorf("the handler's response was refused: %w", err))
 		return
 	}

@@ -79,12 +79,6 @@ func (w *bufferedWriter) Write(b []byte) (int, error) {
 	return w.body.Write(b)
 }
 
-// framing are the headers the core writes itself (hop-by-hop and body framing).
-var framing = map[string]bool{
-	"Content-Length": true, "Transfer-Encoding": true, "Connection": true, "Keep-Alive": true,
-	"Proxy-Connection": true, "Te": true, "Trailer": true, "Upgrade": true,
-}
-
 func (w *bufferedWriter) response() *Response {
 	status := w.status
 	if status == 0 {
@@ -94,7 +88,9 @@ func (w *bufferedWriter) response() *Response {
 	for name, values := range w.header {
 		name = http.CanonicalHeaderKey(name)
 		switch {
-		case framing[name]:
+		// Headers the core writes itself (body framing, hop-by-hop): net/http handlers set
+		// them freely, so they are dropped here rather than failing the request.
+		case isReservedHeader(name):
 		case name == "Content-Type":
 			if len(values) > 0 {
 				response.ContentType = values[0]

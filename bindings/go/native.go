@@ -16,6 +16,10 @@ package armature
 #cgo nocallback go_try_take
 #cgo noescape go_respond
 #cgo nocallback go_respond
+#cgo noescape armature_header_is_reserved
+#cgo nocallback armature_header_is_reserved
+#cgo noescape armature_default_operation_id
+#cgo nocallback armature_default_operation_id
 #cgo noescape go_finish
 #cgo nocallback go_finish
 #cgo noescape go_inject
@@ -76,11 +80,12 @@ static ArmatureStatus go_try_take(ArmatureServer *server, GoPending *out, size_t
 }
 
 // Adds `count` headers, whose names and values lie one after the other in `data` with their
-// lengths in `lengths` (name, value, name, value...), then responds, then frees the request and
-// the responder, and sets *freed. A refused header (framing, invalid) returns its error before
+// lengths in `lengths` (name, value, name, value...), then answers (core's answer rule, with the
+// body's `kind`), then frees the request and the responder, and sets *freed. An answer the rule
+// refuses (a framing header, a second content type, a bad status) returns its error before
 // anything is sent, and frees nothing: the caller then fails the request.
 static ArmatureStatus go_respond(ArmatureRequest *request, ArmatureResponder *responder, uint16_t status,
-                                 const uint8_t *content_type, size_t content_type_len,
+                                 ArmatureBody kind, const uint8_t *content_type, size_t content_type_len,
                                  const uint8_t *body, size_t body_len,
                                  const uint8_t *data, const size_t *lengths, size_t count,
                                  int *freed, ArmatureError **error) {
@@ -92,8 +97,8 @@ static ArmatureStatus go_respond(ArmatureRequest *request, ArmatureResponder *re
 		if (added != ARMATURE_STATUS_OK) return added;
 		at += name_len + value_len;
 	}
-	ArmatureStatus sent = armature_responder_respond(responder, status, content_type, content_type_len, body, body_len, error);
-	if (sent == ARMATURE_STATUS_INVALID_ARGUMENT) return sent; // a status the answer rule refuses
+	ArmatureStatus sent = armature_responder_answer(responder, status, kind, content_type, content_type_len, body, body_len, error);
+	if (sent == ARMATURE_STATUS_INVALID_ARGUMENT) return sent; // an answer the rule refuses
 	armature_responder_free(responder);
 	armature_request_free(request);
 	*freed = 1;
@@ -457,15 +462,42 @@ func (s *nativeServer) tryTake(into []pending, capacity int) (taken []pending, c
 
 // respond sends the answer and frees the request and responder (freed). A header or status
 // the core refuses is returned with nothing sent or freed, for the caller to fail the request.
-func (p *pending) respond(status int, contentType string, body []byte, headers *packed) (freed bool, e error) {
+// Body kinds of respond, for the core's answer rule: nothing returned (a nil response: 200
+// becomes 204), or a body sent as given with the content type named (or none).
+const (
+	bodyNothing C.ArmatureBody = C.ARMATURE_BODY_NOTHING
+	bodyExact   C.ArmatureBody = C.ARMATURE_BODY_EXACT
+)
+
+func (p *pending) respond(status int, kind C.ArmatureBody, contentType string, body []byte, headers *packed) (freed bool, e error) {
 	if headers == nil {
 		headers = &packed{}
 	}
 	var err *C.ArmatureError
 	var done C.int
-	result := C.go_respond(p.request, p.responder, C.uint16_t(status), stringPtr(contentType), C.size_t(len(contentType)),
+	result := C.go_respond(p.request, p.responder, C.uint16_t(status), kind, stringPtr(contentType), C.size_t(len(contentType)),
 		bytesPtr(body), C.size_t(len(body)), bytesPtr(headers.data), headers.lengthsPtr(), headers.count(), &done, &err)
 	return done != 0, checkAnswer(result, err)
+}
+
+// isReservedHeader says whether name (any case) is a header the core writes itself (body
+// framing, connection management), which a handler may not set.
+func isReservedHeader(name string) bool {
+	return bool(C.armature_header_is_reserved(stringPtr(name), C.size_t(len(name))))
+}
+
+// defaultOperationID is the operationId the core gives a route declared without one:
+// `GET /users/{id}` is `getUsersById`, as in every binding.
+func defaultOperationID(method, path string) string {
+	buffer := make([]byte, len(method)+2*len(path)+2)
+	var length C.size_t
+	if C.armature_default_operation_id(stringPtr(method), C.size_t(len(method)), stringPtr(path), C.size_t(len(path)),
+		(*C.uint8_t)(unsafe.Pointer(&buffer[0])), C.size_t(len(buffer)), &length, nil) != statusOK {
+		// Never for UTF-8 text in a buffer this size (the id is at most method + path + one
+		// byte per `{`); a route then gets an id that no other route has, whatever it is.
+		return method + " " + path
+	}
+	return string(buffer[:length])
 }
 
 // checkAnswer is check for an answer: GONE (the request stopped waiting, timed out or its

@@ -16,6 +16,7 @@ type Response struct {
 	Header      http.Header
 	Body        []byte
 	err         error // a body that could not be made (JSON): a handler failure
+	nothing     bool  // NoContent: "nothing returned", which the core answers 204 for status 200
 }
 
 // JSON is a response with v encoded as JSON (`application/json`).
@@ -37,8 +38,10 @@ func Bytes(status int, contentType string, body []byte) *Response {
 	return &Response{Status: status, ContentType: contentType, Body: body}
 }
 
-// NoContent is a response with this status and no body (204 unless the contract says else).
-func NoContent(status int) *Response { return &Response{Status: status} }
+// NoContent is "nothing returned" with this status, as a nil response is with the operation's:
+// no body, and status 200 is answered 204 No Content (the core's answer rule, the same in every
+// language); any other status, 201 say, is kept.
+func NoContent(status int) *Response { return &Response{Status: status, nothing: true} }
 
 // WithHeader adds a response header line and returns r.
 func (r *Response) WithHeader(name, value string) *Response {

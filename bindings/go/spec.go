@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"unicode"
 )
 
 // Schema is a JSON Schema, as a Go value that encodes to it (usually a map).
@@ -99,22 +98,4 @@ func splitPattern(pattern string) (method, path string, err error) {
 		return "", "", fmt.Errorf("armature: pattern %q is not `METHOD /path`, e.g. `GET /users/{id}`", pattern)
 	}
 	return strings.ToUpper(method), path, nil
-}
-
-// defaultOperationID is the method and the path's words in camel case, as the Node binding
-// makes it: `GET /users/{id}` is `getUsersById`.
-func defaultOperationID(method, path string) string {
-	var id strings.Builder
-	id.WriteString(strings.ToLower(method))
-	for _, part := range strings.Split(path, "/") {
-		if strings.HasPrefix(part, "{") && strings.HasSuffix(part, "}") {
-			part = "By " + part[1:len(part)-1]
-		}
-		for _, word := range strings.FieldsFunc(part, func(r rune) bool {
-			return !(r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)))
-		}) {
-			id.WriteString(strings.ToUpper(word[:1]) + word[1:])
-		}
-	}
-	return id.String()
 }

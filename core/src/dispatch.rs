@@ -13,11 +13,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, Method};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
-use crate::answer_rules::{self, InvalidAnswer};
+use crate::answer::{self, InvalidAnswer};
+// The answer types are the handler interface's vocabulary; they live with the rule in `answer`.
+pub use crate::answer::{HandlerError, HandlerOutcome, HandlerResponse};
 pub use crate::identity::{Identity, IdentityKind};
 use crate::telemetry::client_spans::{ClientSpanError, ClientSpans, OutgoingCall};
 use crate::trace_context::TraceContext;
@@ -93,72 +95,13 @@ impl HandlerRequest {
     }
 }
 
-/// What a handler answers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HandlerResponse {
-    /// The status.
-    pub status: StatusCode,
-    /// Response headers (the pipeline adds `x-request-id` and `traceparent`).
-    pub headers: HeaderMap,
-    /// The body.
-    pub body: Bytes,
-}
-
-impl HandlerResponse {
-    /// A response with a body of the given media type.
-    pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
-        let mut headers = HeaderMap::with_capacity(2);
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        Self { status, headers, body: body.into() }
-    }
-
-    /// A JSON body.
-    pub fn json(status: StatusCode, value: &Value) -> Self {
-        // A serde_json::Value always serializes.
-        Self::new(status, "application/json", serde_json::to_vec(value).unwrap_or_default())
-    }
-
-    /// A `text/plain; charset=utf-8` body.
-    pub fn text(status: StatusCode, text: impl Into<Bytes>) -> Self {
-        Self::new(status, "text/plain; charset=utf-8", text)
-    }
-
-    /// No body.
-    pub fn empty(status: StatusCode) -> Self {
-        Self { status, headers: HeaderMap::new(), body: Bytes::new() }
-    }
-}
-
-/// A handler's failure; the pipeline turns it into a problem response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// The handler raised, threw or panicked; the message is shown only in debug mode.
-    #[error("handler failed: {0}")]
-    Failed(String),
-    /// The handler refused the request on purpose: answered as a `refused` problem with this
-    /// status (400-599) and this detail, which is public (unlike `Failed`'s message).
-    #[error("handler refused with {status}: {detail}")]
-    Refused {
-        /// The status answered, 400-599 ([`crate::answer_rules`]).
-        status: StatusCode,
-        /// Shown to the client as the problem's `detail`.
-        detail: String,
-    },
-    /// The host cannot take more work now (503).
-    #[error("host overloaded")]
-    Overloaded,
-}
-
-/// What the pipeline receives from a handler.
-pub type HandlerOutcome = Result<HandlerResponse, HandlerError>;
-
 /// Why an answer could not be delivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RespondError {
     /// The request is no longer waiting: it timed out or the client went away.
     #[error("the request is no longer waiting for an answer")]
     Gone,
-    /// The answer breaks the rule of [`crate::answer_rules`]; the request was answered
+    /// The answer breaks the rule of [`crate::answer`]; the request was answered
     /// `500 handler-error` instead.
     #[error(transparent)]
     Invalid(#[from] InvalidAnswer),
@@ -179,10 +122,10 @@ impl Responder {
     }
 
     /// Answers with a response or a failure. May be called from any thread. An answer that
-    /// breaks the rule of [`crate::answer_rules`] is answered `500 handler-error` instead, and
+    /// breaks the rule of [`crate::answer`] is answered `500 handler-error` instead, and
     /// the error says why.
     pub fn finish(self, outcome: HandlerOutcome) -> Result<(), RespondError> {
-        let (outcome, invalid) = answer_rules::enforce(outcome);
+        let (outcome, invalid) = answer::enforce(outcome);
         let sent = self.sender.send(outcome);
         match (invalid, sent) {
             // Whether the request still waited does not matter then: the caller's mistake does.
@@ -494,6 +437,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::{HeaderValue, StatusCode};
     use std::sync::atomic::AtomicUsize;
 
     fn request(n: usize) -> HandlerRequest {

@@ -466,10 +466,7 @@ paths:
             assert_eq!(problem["type"], "https://armature.dev/problems/handler-error", "{target}");
         }
         let told = heard.recv_timeout(Duration::from_secs(5)).expect("the callback ran");
-        assert!(matches!(
-            told,
-            Err(crate::dispatch::RespondError::Invalid(crate::answer_rules::InvalidAnswer::Status(100)))
-        ));
+        assert!(matches!(told, Err(crate::dispatch::RespondError::Invalid(crate::answer::InvalidAnswer::Status(100)))));
     }
 
     #[test]

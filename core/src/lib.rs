@@ -22,10 +22,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod answer_rules;
+pub mod answer;
 pub mod app;
 pub mod authorization;
 pub mod config;
+pub mod connection;
 pub mod contract;
 pub mod dispatch;
 pub mod host;
@@ -44,12 +45,10 @@ mod validation;
 #[cfg(unix)]
 mod wake_pipe;
 
+pub use answer::{Answer, Body, HandlerError, HandlerOutcome, HandlerResponse};
 pub use app::{App, AppBuilder, AppError};
 pub use config::{Config, ConfigError};
 pub use contract::{Contract, ContractError};
-pub use dispatch::{
-    Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Identity, IdentityKind, Params,
-    PendingRequest, RequestQueue, Responder,
-};
+pub use dispatch::{Handler, HandlerRequest, Identity, IdentityKind, Params, PendingRequest, RequestQueue, Responder};
 pub use host::{Host, HostError};
 pub use server::{ReloadError, ServerError, ServerHandle};

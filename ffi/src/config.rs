@@ -208,6 +208,43 @@ pub extern "C" fn armature_contract_with_operations(
     })
 }
 
+/// Writes the operationId core gives a code-first operation declared without one
+/// (`GET /users/{id}` -> `getUsersById`, the same in every binding) into `buffer`, and its
+/// length into `*length`. The id is never longer than `method_len + path_len + 2 * (number of
+/// `{` in the path)`; a `capacity` below the id's length is `ARMATURE_STATUS_INVALID_ARGUMENT`,
+/// with `*length` still set, so a caller can retry with a buffer that size. Not NUL-terminated.
+///
+/// Ownership: `method` and `path` are only read; `buffer` is the caller's, written and not kept.
+/// Thread safety: any thread; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_default_operation_id(
+    method: *const u8,
+    method_len: usize,
+    path: *const u8,
+    path_len: usize,
+    buffer: *mut u8,
+    capacity: usize,
+    length: *mut usize,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    boundary(error, || {
+        // SAFETY: the caller passes the given numbers of readable bytes.
+        let (method, path) = unsafe { (str_in(method, method_len, "method")?, str_in(path, path_len, "path")?) };
+        let id = code_first::default_operation_id(method, path);
+        // SAFETY: the caller passes NULL or storage for one size_t.
+        unsafe { write_out(length, id.len(), "length") }?;
+        if buffer.is_null() {
+            return Err(FfiError::NullArgument("buffer"));
+        }
+        if capacity < id.len() {
+            return Err(FfiError::InvalidArgument(format!("buffer: {capacity} bytes, the id needs {}", id.len())));
+        }
+        // SAFETY: checked non-NULL; the caller vouches for `capacity` >= `id.len()` writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(id.as_ptr(), buffer, id.len()) };
+        Ok(())
+    })
+}
+
 /// The contract's operationIds, in document order, as a JSON array of strings: what a host
 /// that serves every operation with one handler (Go's `HTTPHandler` over a `net/http` mux)
 /// registers.

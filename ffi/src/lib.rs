@@ -28,7 +28,7 @@ pub mod strings;
 /// The ABI's version: raised on every incompatible change to the header (a function's
 /// signature or meaning, a struct's layout, a constant's value). Compare `armature_abi_version()`
 /// with this macro at start-up to refuse a library built for another header.
-pub const ARMATURE_ABI_VERSION: u32 = 1;
+pub const ARMATURE_ABI_VERSION: u32 = 2;
 /// Major version of the Armature release this header comes from (the workspace version).
 pub const ARMATURE_VERSION_MAJOR: u32 = 0;
 /// Minor version of the release.

@@ -6,11 +6,10 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use armature_core::answer_rules::{self, InvalidAnswer};
+use armature_core::answer::{self, Body, InvalidAnswer};
 use armature_core::dispatch::RespondError;
 use armature_core::{HandlerError, HandlerOutcome, HandlerResponse, Responder};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
 
 use crate::handle::{free, with_handle, write_out};
@@ -53,9 +52,11 @@ impl ArmatureResponder {
         Ok(draft)
     }
 
-    fn send(&self, outcome: impl FnOnce(&mut Draft) -> HandlerOutcome) -> Result<(), FfiError> {
+    fn send(&self, outcome: impl FnOnce(&mut Draft) -> Result<HandlerOutcome, FfiError>) -> Result<(), FfiError> {
         let mut draft = self.open()?;
-        let outcome = outcome(&mut draft);
+        // A mistake the rule refuses (a second content type, a bad status) is reported before
+        // anything is sent, and leaves the responder unanswered for the host to fail.
+        let outcome = outcome(&mut draft)?;
         let responder = draft.responder.take().ok_or(FfiError::AlreadyFinished)?;
         drop(draft);
         responder.finish(outcome).map_err(|error| match error {
@@ -77,6 +78,36 @@ fn on_responder(
     with_handle(responder, "responder", error, body)
 }
 
+/// What a handler returned, as `armature_responder_answer` takes it (`kind`): the rule of
+/// docs/dispatch.md decides the content type and what nothing becomes.
+///
+/// A plain integer rather than a C enum, like `ArmatureStatus`: a Rust enum receiving a value it
+/// does not define is undefined behaviour.
+pub type ArmatureBody = u32;
+
+/// Nothing returned: no body; status 200 is answered 204 No Content.
+pub const ARMATURE_BODY_NOTHING: ArmatureBody = 0;
+/// Text: `text/plain; charset=utf-8` unless a content type is named.
+pub const ARMATURE_BODY_TEXT: ArmatureBody = 1;
+/// Bytes: `application/octet-stream` unless a content type is named.
+pub const ARMATURE_BODY_BINARY: ArmatureBody = 2;
+/// JSON text: `application/json` unless a content type is named.
+pub const ARMATURE_BODY_JSON: ArmatureBody = 3;
+/// These bytes with no content type of their own: only a named one is sent.
+pub const ARMATURE_BODY_EXACT: ArmatureBody = 4;
+
+fn body_of(kind: ArmatureBody, bytes: &[u8]) -> Result<Body, FfiError> {
+    let bytes = Bytes::copy_from_slice(bytes);
+    Ok(match kind {
+        ARMATURE_BODY_NOTHING => Body::Nothing,
+        ARMATURE_BODY_TEXT => Body::Text(bytes),
+        ARMATURE_BODY_BINARY => Body::Binary(bytes),
+        ARMATURE_BODY_JSON => Body::Json(bytes),
+        ARMATURE_BODY_EXACT => Body::Exact(bytes),
+        other => return Err(FfiError::InvalidArgument(format!("{other} is not an ARMATURE_BODY_* kind"))),
+    })
+}
+
 /// Sets the status of the response being built (default 200). A status outside 200-599 is
 /// `ARMATURE_STATUS_INVALID_ARGUMENT` (the answer rule, docs/dispatch.md) and changes nothing.
 ///
@@ -89,13 +120,16 @@ pub extern "C" fn armature_responder_set_status(
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     on_responder(responder, error, |r| {
-        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
+        let status = answer::response_status(status).map_err(invalid_answer)?;
         r.open()?.response.status = status;
         Ok(())
     })
 }
 
-/// Adds a response header line (a second call with the same name adds a second line).
+/// Adds a response header line (a second call with the same name adds a second line); the
+/// name in any case (`content-TYPE` is `content-type`). A `Content-Type` header wins over the
+/// content type named in `armature_responder_respond` or `armature_responder_answer`; a second
+/// one makes the answer `ARMATURE_STATUS_INVALID_ARGUMENT` when it is sent.
 /// `x-request-id` and `traceparent` are the pipeline's: values set here are replaced. The
 /// headers that frame the body or manage the connection (`content-length`,
 /// `transfer-encoding`, `connection`, ...) are `ARMATURE_STATUS_INVALID_ARGUMENT`: core frames
@@ -114,12 +148,7 @@ pub extern "C" fn armature_responder_add_header(
     on_responder(responder, error, |r| {
         // SAFETY: the caller passes `name_len` and `value_len` readable bytes.
         let (name, value) = unsafe { (str_in(name, name_len, "name")?, bytes_in(value, value_len, "value")?) };
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| FfiError::InvalidArgument(format!("{name:?} is not a valid header name")))?;
-        answer_rules::response_header(&name).map_err(invalid_answer)?;
-        let value = HeaderValue::from_bytes(value).map_err(|_| {
-            FfiError::InvalidArgument(format!("the value of header {name} has bytes a header cannot carry"))
-        })?;
+        let (name, value) = answer::header_line(name.as_bytes(), value).map_err(invalid_answer)?;
         r.open()?.response.headers.append(name, value);
         Ok(())
     })
@@ -146,7 +175,8 @@ pub extern "C" fn armature_responder_set_body(
 /// Sends the response built with the setters; it then goes through response validation and
 /// telemetry like any other. Callable once: later calls give `ARMATURE_STATUS_ALREADY_FINISHED`.
 /// `ARMATURE_STATUS_GONE` means the request stopped waiting (timed out, client gone): the
-/// answer is dropped, and the responder is finished all the same.
+/// answer is dropped, and the responder is finished all the same. Two `Content-Type` headers
+/// are `ARMATURE_STATUS_INVALID_ARGUMENT`, and nothing is sent.
 ///
 /// Thread safety: any thread; never blocks.
 #[no_mangle]
@@ -154,11 +184,18 @@ pub extern "C" fn armature_responder_finish(
     responder: *mut ArmatureResponder,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
-    on_responder(responder, error, |r| r.send(|draft| Ok(draft.take_response())))
+    on_responder(responder, error, |r| {
+        r.send(|draft| {
+            let HandlerResponse { status, headers, body } = draft.take_response();
+            Ok(Ok(answer::assemble(status.as_u16(), None, headers, Body::Exact(body)).map_err(invalid_answer)?))
+        })
+    })
 }
 
-/// Answers in one call: status, an optional `content-type` (NULL or empty for none) and a body,
-/// plus any headers added before. Same rules as `armature_responder_finish`.
+/// Answers in one call: status, an optional content type (NULL or empty for none) and a body,
+/// plus any headers added before; the body is sent as given (`ARMATURE_BODY_EXACT`), with the
+/// content type named here unless a `Content-Type` header was added, which wins. Same rules as
+/// `armature_responder_finish`.
 ///
 /// Ownership: `content_type` and `body` are copied. Thread safety: any thread; never blocks.
 #[no_mangle]
@@ -171,27 +208,67 @@ pub extern "C" fn armature_responder_respond(
     body_len: usize,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
+    armature_responder_answer(
+        responder,
+        status,
+        ARMATURE_BODY_EXACT,
+        content_type,
+        content_type_len,
+        body,
+        body_len,
+        error,
+    )
+}
+
+/// Answers with what a handler returned, by the one answer rule (docs/dispatch.md): `kind` says
+/// what the body is (`ARMATURE_BODY_*`), which gives its content type unless one is named here
+/// (NULL or empty for none) or a `Content-Type` header was added (which wins over both);
+/// `ARMATURE_BODY_NOTHING` with status 200 is answered 204. Headers added before are sent. A
+/// status outside 200-599, an unknown kind or two `Content-Type` headers are
+/// `ARMATURE_STATUS_INVALID_ARGUMENT`, and leave the responder unanswered. Otherwise as
+/// `armature_responder_finish`.
+///
+/// Ownership: `content_type` and `body` are copied. Thread safety: any thread; never blocks.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C ABI's pointer + length pairs
+pub extern "C" fn armature_responder_answer(
+    responder: *mut ArmatureResponder,
+    status: u16,
+    kind: ArmatureBody,
+    content_type: *const u8,
+    content_type_len: usize,
+    body: *const u8,
+    body_len: usize,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
     on_responder(responder, error, |r| {
-        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
         // SAFETY: the caller passes the given numbers of readable bytes.
         let (content_type, body) =
             unsafe { (bytes_in(content_type, content_type_len, "content_type")?, bytes_in(body, body_len, "body")?) };
-        let content_type =
-            match content_type {
-                [] => None,
-                bytes => Some(HeaderValue::from_bytes(bytes).map_err(|_| {
-                    FfiError::InvalidArgument("the content type has bytes a header cannot carry".into())
-                })?),
-            };
+        let content_type = (!content_type.is_empty()).then_some(content_type);
+        let body = body_of(kind, body)?;
         r.send(|draft| {
-            let mut response = draft.take_response();
-            response.status = status;
-            if let Some(content_type) = content_type {
-                response.headers.insert(CONTENT_TYPE, content_type);
-            }
-            response.body = Bytes::copy_from_slice(body);
-            Ok(response)
+            let headers = draft.take_response().headers;
+            Ok(Ok(answer::assemble(status, content_type, headers, body).map_err(invalid_answer)?))
         })
+    })
+}
+
+/// Whether a handler may not set this header (any case): one that frames the body or manages
+/// the connection (`content-length`, `transfer-encoding`, `connection`, ...), which core writes
+/// itself. For a host that adapts handlers written for another server (Go's `net/http`), which
+/// drops such headers instead of failing the request.
+///
+/// Ownership: `name` is only read. Thread safety: any thread; never blocks. A NULL `name` with
+/// a nonzero length, or one that is not UTF-8, is not reserved.
+#[no_mangle]
+pub extern "C" fn armature_header_is_reserved(name: *const u8, name_len: usize) -> bool {
+    guard(false, || {
+        // SAFETY: the caller passes `name_len` readable bytes at `name`.
+        match unsafe { str_in(name, name_len, "name") } {
+            Ok(name) => answer::is_reserved_header(name),
+            Err(_) => false,
+        }
     })
 }
 
@@ -210,7 +287,7 @@ pub extern "C" fn armature_responder_fail(
     on_responder(responder, error, |r| {
         // SAFETY: the caller passes `message_len` readable bytes at `message`.
         let message = unsafe { str_in(message, message_len, "message") }?;
-        r.send(|_| Err(HandlerError::Failed(message.to_owned())))
+        r.send(|_| Ok(Err(HandlerError::Failed(message.to_owned()))))
     })
 }
 
@@ -231,8 +308,8 @@ pub extern "C" fn armature_responder_refuse(
     on_responder(responder, error, |r| {
         // SAFETY: the caller passes `detail_len` readable bytes at `detail`.
         let detail = unsafe { str_in(detail, detail_len, "detail") }?;
-        let status = answer_rules::refusal_status(status).map_err(invalid_answer)?;
-        r.send(|_| Err(HandlerError::Refused { status, detail: detail.to_owned() }))
+        let status = answer::refusal_status(status).map_err(invalid_answer)?;
+        r.send(|_| Ok(Err(HandlerError::Refused { status, detail: detail.to_owned() })))
     })
 }
 

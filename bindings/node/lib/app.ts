@@ -119,7 +119,7 @@ export class App {
 
   /** Declares an operation in code, adds it to the served contract, and binds `handler`. */
   route(method: string, path: string, options: RouteOptions, handler: Handler): this {
-    const operationId = options.operationId ?? defaultOperationId(method, path)
+    const operationId = options.operationId ?? native.defaultOperationId(method, path)
     const status = options.status ?? 200
     const spec: Record<string, unknown> = { method: method.toUpperCase(), path, operation_id: operationId }
     if (options.summary !== undefined) spec.summary = options.summary
@@ -334,17 +334,6 @@ export class App {
       if (reloads) process.removeListener('SIGHUP', onHangup)
     }
   }
-}
-
-function defaultOperationId(method: string, path: string): string {
-  const words = path
-    .split('/')
-    .filter((part) => part.length > 0)
-    .map((part) => (part.startsWith('{') ? `By ${part.slice(1, -1)}` : part))
-    .flatMap((part) => part.split(/[^A-Za-z0-9]+/))
-    .filter((word) => word.length > 0)
-    .map((word) => word[0]!.toUpperCase() + word.slice(1))
-  return method.toLowerCase() + words.join('')
 }
 
 function injected(answer: native.InjectedResponse): InjectResponse {

@@ -9,13 +9,12 @@
  */
 
 import type * as native from '../native'
+import { BODY_BINARY, BODY_JSON, BODY_NOTHING, BODY_TEXT } from '../native'
 import { Request } from './request'
 import { HttpError, Response } from './response'
 
 /** Requests taken per call to the queue; more are taken in further calls of the same drain. */
 const BATCH = 256
-
-const EMPTY = Buffer.alloc(0)
 
 /** A handler: what it returns (or its promise resolves to) becomes the answer. */
 export type Handler = (request: Request) => unknown
@@ -76,18 +75,22 @@ function answer(request: native.Request, status: number, result: unknown): void 
   }
 }
 
+/**
+ * Converts a plain value to the kind of body it is; core's answer rule decides what each kind
+ * becomes (its content type unless a header names one, 204 for nothing with status 200).
+ */
 function send(request: native.Request, status: number, body: unknown, headers: string[] | undefined): void {
   if (typeof body === 'string') {
-    request.respondText(status, 'text/plain; charset=utf-8', body, headers)
+    request.answer(status, BODY_TEXT, body, headers)
   } else if (body === undefined || body === null) {
-    request.respondBytes(status === 200 ? 204 : status, null, EMPTY, headers)
+    request.answer(status, BODY_NOTHING, null, headers)
   } else if (body instanceof Uint8Array) {
     const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-    request.respondBytes(status, 'application/octet-stream', bytes, headers)
+    request.answer(status, BODY_BINARY, bytes, headers)
   } else {
     const json = JSON.stringify(body)
     if (json === undefined) throw new TypeError(`the handler's result is not JSON-serializable: ${typeof body}`)
-    request.respondText(status, 'application/json', json, headers)
+    request.answer(status, BODY_JSON, json, headers)
   }
 }
 

@@ -19,3 +19,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// The version of `armature-core` this addon was built from.
 #[napi_derive::napi]
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The operationId core gives a code-first route declared without one (`GET /users/{id}` is
+/// `getUsersById`): the same in every binding that names routes this way.
+#[napi_derive::napi]
+pub fn default_operation_id(method: String, path: String) -> String {
+    armature_core::contract::code_first::default_operation_id(&method, &path)
+}

@@ -5,14 +5,12 @@
 //! are called by the TypeScript dispatcher (lib/dispatch.ts) with what the handler returned or
 //! threw; each request is answered at most once.
 
-use armature_core::answer_rules::{self, InvalidAnswer};
+use armature_core::answer::{self, Answer, Body, InvalidAnswer};
 use armature_core::contract::params::cookie_pairs;
 use armature_core::dispatch::RespondError;
-use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, PendingRequest, Responder};
+use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, PendingRequest, Responder};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::HeaderMap;
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::{Buffer, Either};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
@@ -43,41 +41,39 @@ impl Request {
             Err(RespondError::Invalid(invalid)) => Err(invalid_answer(invalid)),
         }
     }
+}
 
-    fn respond_with(
-        &mut self,
-        status: u32,
-        content_type: Option<String>,
-        headers: Option<Vec<String>>,
-        body: Bytes,
-    ) -> Result<()> {
-        let status = u16::try_from(status).unwrap_or(0);
-        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
-        let mut map = HeaderMap::new();
-        for pair in headers.as_deref().unwrap_or_default().chunks(2) {
-            let [name, value] = pair else {
-                return Err(error(INVALID, "headers must be name, value pairs"));
-            };
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| error(INVALID, format!("invalid header name {name:?}")))?;
-            answer_rules::response_header(&name).map_err(invalid_answer)?;
-            map.append(name, header_value(value)?);
-        }
-        if let Some(content_type) = content_type {
-            if !map.contains_key(CONTENT_TYPE) {
-                map.insert(CONTENT_TYPE, header_value(&content_type)?);
-            }
-        }
-        self.finish(Ok(HandlerResponse { status, headers: map, body }))
-    }
+/// What `answer`'s `kind` says the body is: the plain value a handler returned (see
+/// lib/dispatch.ts), for core's answer rule to give its content type.
+#[napi]
+pub const BODY_NOTHING: u32 = 0;
+/// A string.
+#[napi]
+pub const BODY_TEXT: u32 = 1;
+/// A Buffer or Uint8Array.
+#[napi]
+pub const BODY_BINARY: u32 = 2;
+/// Any other value, as `JSON.stringify` wrote it.
+#[napi]
+pub const BODY_JSON: u32 = 3;
+
+fn body_of(kind: u32, body: Option<Either<String, Buffer>>) -> Result<Body> {
+    let bytes = match body {
+        Some(Either::A(text)) => Bytes::from(text),
+        Some(Either::B(buffer)) => Bytes::copy_from_slice(&buffer),
+        None => Bytes::new(),
+    };
+    Ok(match kind {
+        BODY_NOTHING => Body::Nothing,
+        BODY_TEXT => Body::Text(bytes),
+        BODY_BINARY => Body::Binary(bytes),
+        BODY_JSON => Body::Json(bytes),
+        other => return Err(error(INVALID, format!("{other} is not a body kind"))),
+    })
 }
 
 fn invalid_answer(invalid: InvalidAnswer) -> napi::Error<String> {
     error(INVALID, invalid.to_string())
-}
-
-fn header_value(value: &str) -> Result<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| error(INVALID, format!("invalid header value {value:?}")))
 }
 
 fn object(map: &Map<String, Value>) -> Value {
@@ -240,29 +236,28 @@ impl Request {
         self.responder.is_none()
     }
 
-    /// Answers with text; `headers` is a flat list (name, value...); a `content-type` among
-    /// them wins over `content_type`.
+    /// Answers with what the handler returned: `kind` (a `BODY_*` constant) says what `body` is,
+    /// `headers` is a flat list (name, value...). Core's answer rule decides the rest: a
+    /// `content-type` among the headers wins over the kind's own, nothing with status 200 is 204.
     #[napi]
-    pub fn respond_text(
+    pub fn answer(
         &mut self,
         status: u32,
-        content_type: Option<String>,
-        text: String,
+        kind: u32,
+        body: Option<Either<String, Buffer>>,
         headers: Option<Vec<String>>,
     ) -> Result<()> {
-        self.respond_with(status, content_type, headers, Bytes::from(text))
-    }
-
-    /// Answers with bytes; as [`Request::respond_text`] otherwise.
-    #[napi]
-    pub fn respond_bytes(
-        &mut self,
-        status: u32,
-        content_type: Option<String>,
-        body: Buffer,
-        headers: Option<Vec<String>>,
-    ) -> Result<()> {
-        self.respond_with(status, content_type, headers, Bytes::copy_from_slice(&body))
+        let mut lines = Vec::new();
+        for pair in headers.as_deref().unwrap_or_default().chunks(2) {
+            let [name, value] = pair else {
+                return Err(error(INVALID, "headers must be name, value pairs"));
+            };
+            lines.push((name.clone(), value.clone()));
+        }
+        let status = u16::try_from(status).unwrap_or(0);
+        let answer = Answer { status, content_type: None, headers: lines, body: body_of(kind, body)? };
+        let response = answer.build().map_err(invalid_answer)?;
+        self.finish(Ok(response))
     }
 
     /// The handler failed: a 500 `handler-error` problem; `message` only shown with `errors.debug`.
@@ -275,7 +270,7 @@ impl Request {
     #[napi]
     pub fn refuse(&mut self, status: u32, detail: String) -> Result<()> {
         let status = u16::try_from(status).unwrap_or(0);
-        let status = answer_rules::refusal_status(status).map_err(invalid_answer)?;
+        let status = answer::refusal_status(status).map_err(invalid_answer)?;
         self.finish(Err(HandlerError::Refused { status, detail }))
     }
 

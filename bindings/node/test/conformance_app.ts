@@ -85,6 +85,11 @@ export function conformanceApp(): App {
       author: req.subject,
     }))
     .operation('policyError', () => ({ message: 'the policy should have refused this' }))
+    // A string's own content type is text/plain; the header names another, which wins.
+    .operation('contentTypeBoth', () => new Response(200, 'a,b', { 'Content-Type': 'text/csv' }))
+    .operation('mixedCaseHeaders', () => new Response(200, 'a,b', { 'content-TYPE': 'text/csv', 'X-Custom-HEADER': 'yes' }))
+    .operation('nothingOk', () => undefined)
+    .operation('nothingCreated', { status: 201 }, () => undefined)
   return app
 }
 

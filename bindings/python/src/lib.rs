@@ -30,5 +30,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ContractError", py.get_type::<errors::ContractError>())?;
     m.add("ServerError", py.get_type::<errors::ServerError>())?;
     m.add("CORE_VERSION", env!("CARGO_PKG_VERSION"))?;
+    m.add("BODY_NOTHING", request::BODY_NOTHING)?;
+    m.add("BODY_TEXT", request::BODY_TEXT)?;
+    m.add("BODY_BINARY", request::BODY_BINARY)?;
+    m.add("BODY_JSON", request::BODY_JSON)?;
+    m.add("BODY_EXACT", request::BODY_EXACT)?;
     Ok(())
 }

@@ -2,18 +2,16 @@
 //!
 //! Attributes are read from core's own `HandlerRequest` when asked for, not copied into dicts
 //! up front: a handler that only needs `path_params` pays for nothing else. The answering
-//! methods are private (`_respond*`, `_fail`, `_refuse`, `_abandon`): the package's dispatcher
+//! methods are private (`_answer`, `_fail`, `_refuse`, `_abandon`): the package's dispatcher
 //! calls them with what the handler returned or raised.
 
 use std::sync::Mutex;
 
-use armature_core::answer_rules::{self, InvalidAnswer};
+use armature_core::answer::{self, Answer, Body, InvalidAnswer};
 use armature_core::contract::params::cookie_pairs;
 use armature_core::dispatch::RespondError;
-use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
+use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, Responder};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::HeaderMap;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
@@ -44,34 +42,52 @@ impl Request {
         }
     }
 
-    fn respond_bytes(
-        &self,
-        status: u16,
-        content_type: Option<&str>,
-        headers: Option<Vec<(String, String)>>,
-        body: Bytes,
-    ) -> PyResult<()> {
-        let status = answer_rules::response_status(status).map_err(invalid_answer)?;
-        let mut map = HeaderMap::new();
-        if let Some(content_type) = content_type {
-            map.insert(CONTENT_TYPE, header_value(content_type)?);
-        }
-        for (name, value) in headers.unwrap_or_default() {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
-            answer_rules::response_header(&name).map_err(invalid_answer)?;
-            map.append(name, header_value(&value)?);
-        }
-        self.finish(Ok(HandlerResponse { status, headers: map, body }))
+    /// Answers by the one answer rule: core decides status, content type and headers.
+    fn answer(&self, answer: Answer) -> PyResult<()> {
+        let response = answer.build().map_err(invalid_answer)?;
+        self.finish(Ok(response))
     }
+}
+
+/// What `_answer`'s `kind` says the payload is (`armature._native.BODY_*`).
+pub(crate) const BODY_NOTHING: u8 = 0;
+pub(crate) const BODY_TEXT: u8 = 1;
+pub(crate) const BODY_BINARY: u8 = 2;
+pub(crate) const BODY_JSON: u8 = 3;
+pub(crate) const BODY_EXACT: u8 = 4;
+
+/// The payload of a handler's answer converted to core's [`Body`]: a `str` for text, bytes for
+/// binary and exact bodies, and for JSON either bytes already serialized (a Pydantic model's
+/// `model_dump_json`) or a value serialized here.
+fn body_of(kind: u8, payload: &Bound<'_, PyAny>) -> PyResult<Body> {
+    let bytes = |payload: &Bound<'_, PyAny>| -> PyResult<Bytes> {
+        Ok(Bytes::copy_from_slice(payload.extract::<&[u8]>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected bytes, not {}",
+                payload.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+            ))
+        })?))
+    };
+    Ok(match kind {
+        BODY_NOTHING => Body::Nothing,
+        BODY_TEXT => {
+            let text: pyo3::pybacked::PyBackedStr = payload.extract()?;
+            Body::Text(Bytes::copy_from_slice(text.as_bytes()))
+        }
+        BODY_BINARY => Body::Binary(bytes(payload)?),
+        BODY_EXACT => Body::Exact(bytes(payload)?),
+        BODY_JSON if payload.is_instance_of::<PyBytes>() => Body::Json(bytes(payload)?),
+        BODY_JSON => {
+            let value: Value = pythonize::depythonize(payload)
+                .map_err(|e| PyTypeError::new_err(format!("the handler's result is not JSON-serializable: {e}")))?;
+            Body::Json(Bytes::from(serde_json::to_vec(&value).map_err(|e| PyValueError::new_err(e.to_string()))?))
+        }
+        other => return Err(PyValueError::new_err(format!("{other} is not a body kind"))),
+    })
 }
 
 fn invalid_answer(invalid: InvalidAnswer) -> PyErr {
     PyValueError::new_err(invalid.to_string())
-}
-
-fn header_value(value: &str) -> PyResult<HeaderValue> {
-    HeaderValue::from_str(value).map_err(|_| PyValueError::new_err(format!("invalid header value {value:?}")))
 }
 
 fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
@@ -234,44 +250,20 @@ impl Request {
         )
     }
 
-    /// Answers with raw bytes.
-    #[pyo3(signature = (status, body, content_type=None, headers=None))]
-    fn _respond(
+    /// Answers with what the handler returned: `kind` (a `BODY_*` constant) says what `payload`
+    /// is; `content_type` is the one the handler named, which a `Content-Type` header in
+    /// `headers` overrides. The rule is core's (`armature_core::answer`).
+    #[pyo3(signature = (status, kind, payload, content_type=None, headers=None))]
+    fn _answer(
         &self,
         status: u16,
-        body: &[u8],
-        content_type: Option<&str>,
+        kind: u8,
+        payload: &Bound<'_, PyAny>,
+        content_type: Option<String>,
         headers: Option<Vec<(String, String)>>,
     ) -> PyResult<()> {
-        self.respond_bytes(status, content_type, headers, Bytes::copy_from_slice(body))
-    }
-
-    /// Answers with text (`text/plain; charset=utf-8` unless `content_type` says otherwise).
-    #[pyo3(signature = (status, text, content_type=None, headers=None))]
-    fn _respond_text(
-        &self,
-        status: u16,
-        text: &str,
-        content_type: Option<&str>,
-        headers: Option<Vec<(String, String)>>,
-    ) -> PyResult<()> {
-        let content_type = content_type.unwrap_or("text/plain; charset=utf-8");
-        self.respond_bytes(status, Some(content_type), headers, Bytes::copy_from_slice(text.as_bytes()))
-    }
-
-    /// Answers with a JSON-serializable value (dict, list, str, int, float, bool, None).
-    #[pyo3(signature = (status, value, content_type=None, headers=None))]
-    fn _respond_json(
-        &self,
-        status: u16,
-        value: &Bound<'_, PyAny>,
-        content_type: Option<&str>,
-        headers: Option<Vec<(String, String)>>,
-    ) -> PyResult<()> {
-        let value: Value = pythonize::depythonize(value)
-            .map_err(|e| PyTypeError::new_err(format!("the handler's result is not JSON-serializable: {e}")))?;
-        let body = serde_json::to_vec(&value).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        self.respond_bytes(status, Some(content_type.unwrap_or("application/json")), headers, Bytes::from(body))
+        let body = body_of(kind, payload)?;
+        self.answer(Answer { status, content_type, headers: headers.unwrap_or_default(), body })
     }
 
     /// The handler failed: a 500 `handler-error` problem; `message` only shown with `errors.debug`.
@@ -281,7 +273,7 @@ impl Request {
 
     /// The handler refused on purpose: a `refused` problem with this status and public detail.
     fn _refuse(&self, status: u16, detail: String) -> PyResult<()> {
-        let status = answer_rules::refusal_status(status).map_err(invalid_answer)?;
+        let status = answer::refusal_status(status).map_err(invalid_answer)?;
         self.finish(Err(HandlerError::Refused { status, detail }))
     }
 

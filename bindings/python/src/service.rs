@@ -5,9 +5,11 @@
 //! the queue and never wait on the GIL; the queue's pollable descriptor wakes the Python
 //! thread's asyncio loop, which takes every waiting request in one call and runs the handlers.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use armature_core::contract::code_first::OperationSpec;
+use armature_core::contract::params::ParamLocation;
 use armature_core::host_options::HostOptions;
 use armature_core::Host;
 use bytes::Bytes;
@@ -18,6 +20,9 @@ use pyo3::types::PyBytes;
 use serde_json::Value;
 
 use crate::errors::{host_error, setup_error};
+
+/// operationId -> ([(location, name)], whether it takes a JSON body), as `declared_inputs` gives it.
+type DeclaredInputs = HashMap<String, (Vec<(&'static str, String)>, bool)>;
 use crate::request::Request;
 
 /// A built application: contract compiled, handlers bound, ready to serve or to test. The
@@ -118,6 +123,30 @@ impl Service {
     /// The served OpenAPI document as JSON text (what `/openapi.json` answers).
     fn openapi_json(&self) -> PyResult<String> {
         String::from_utf8(self.host.contract().json().to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// What each operation takes, as core resolved the contract: operationId ->
+    /// (`[(location, name)]` with header names in lower case, whether it takes a JSON body). The
+    /// package checks its handlers' typed arguments against it at build.
+    fn declared_inputs(&self) -> DeclaredInputs {
+        self.host
+            .contract()
+            .operations()
+            .iter()
+            .map(|operation| {
+                let params = operation
+                    .declared_params()
+                    .map(|(location, name, _)| {
+                        let name = match location {
+                            ParamLocation::Header => name.to_ascii_lowercase(),
+                            _ => name.to_owned(),
+                        };
+                        (location.as_str(), name)
+                    })
+                    .collect();
+                (operation.id.clone(), (params, operation.takes_json_body()))
+            })
+            .collect()
     }
 
     /// Sends one request through the whole pipeline in-process (no socket) and calls

@@ -196,5 +196,25 @@ def policy_error() -> Dict[str, str]:
     return {"message": "the policy should have refused this"}
 
 
+@app.operation("contentTypeBoth")
+def content_type_both() -> Response:
+    return Response("a,b", media_type="text/plain", headers={"Content-Type": "text/csv"})
+
+
+@app.operation("mixedCaseHeaders")
+def mixed_case_headers() -> Response:
+    return Response("a,b", headers=[("content-TYPE", "text/csv"), ("X-Custom-HEADER", "yes")])
+
+
+@app.operation("nothingOk")
+def nothing_ok() -> None:
+    return None
+
+
+@app.operation("nothingCreated", status=201)
+def nothing_created() -> None:
+    return None
+
+
 if __name__ == "__main__":
     app.run()

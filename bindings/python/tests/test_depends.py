@@ -354,7 +354,7 @@ def test_contract_first_signatures_are_checked_against_the_contract_at_build() -
         app_with(renamed).build()
     with pytest.raises(ContractError, match="argument 'id' reads a header parameter 'id'"):
         app_with(wrong_location).build()
-    with pytest.raises(ContractError, match="'note' is a model .* no application/json request body"):
+    with pytest.raises(ContractError, match="'note' is a model .* no JSON request body"):
         app_with(body_without_one).build()
     with pytest.raises(ContractError, match="argument 'tenant' reads a header parameter 'tenant'"):
         app_with(from_dependency).build()

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use armature_core::{App, AppError, Config, Contract, Handler, HandlerError, HandlerRequest, HandlerResponse};
+use armature_core::{
+    Answer, App, AppError, Body, Config, Contract, Handler, HandlerError, HandlerRequest, HandlerResponse,
+};
+use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -133,6 +136,18 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         )
         .handler("deleteNote", sync(|_| Ok(HandlerResponse::empty(StatusCode::NO_CONTENT))))
         .handler("policyError", sync(move |_| ok_json(json!({"message": "the policy should have refused this"}))))
+        .handler(
+            "contentTypeBoth",
+            sync(|_| {
+                answer(Answer::new(200, csv()).content_type("text/plain").header("Content-Type", "text/csv"))
+            }),
+        )
+        .handler(
+            "mixedCaseHeaders",
+            sync(|_| answer(Answer::new(200, csv()).header("content-TYPE", "text/csv").header("X-Custom-HEADER", "yes"))),
+        )
+        .handler("nothingOk", sync(|_| answer(Answer::new(200, Body::Nothing))))
+        .handler("nothingCreated", sync(|_| answer(Answer::new(201, Body::Nothing))))
         .build()
 }
 
@@ -150,6 +165,16 @@ fn body_object(request: &mut HandlerRequest) -> Result<Map<String, Value>, Handl
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(HandlerError::Failed("body is not a JSON object".into())),
     }
+}
+
+/// The text `a,b` (the answer cases' body).
+fn csv() -> Body {
+    Body::Text(Bytes::from_static(b"a,b"))
+}
+
+/// What the answer rule makes of `answer`; an answer it refuses is the handler's failure.
+fn answer(answer: Answer) -> Result<HandlerResponse, HandlerError> {
+    answer.build().map_err(|invalid| HandlerError::Failed(invalid.to_string()))
 }
 
 /// A synchronous Rust handler, answered on the spot.

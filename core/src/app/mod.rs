@@ -20,14 +20,16 @@ use http_body::Body as _;
 use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
+use crate::answer::{HandlerError, HandlerOutcome, HandlerResponse};
 use crate::authorization::{self, AuthorizationRequest, Authorizer};
 use crate::config::{Config, ResponseValidation, ServerConfig};
+use crate::connection::Connection;
 use crate::contract::{problem_responses, Contract, Operation, RouteMatch};
-use crate::dispatch::{Handler, HandlerError, HandlerOutcome, HandlerRequest, HandlerResponse, Responder};
+use crate::dispatch::{Handler, HandlerRequest, Responder};
 use crate::path_params::PathParams;
 use crate::problem::{self, Problem, ProblemKind, RenderContext};
 use crate::telemetry::recorder::{RouteLabel, Telemetry, TelemetryError};
-use crate::{answer_rules, validation};
+use crate::{answer, validation};
 use access::{AccessCell, AccessControl};
 use context::RequestContext;
 use stage::Stage;
@@ -268,7 +270,7 @@ impl App {
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        self.handle_with(request, remote_addr, Origin::InProcess).await
+        self.handle_with(request, Connection::from_addr(remote_addr), Origin::InProcess).await
     }
 
     /// Runs one request the server read from a socket: held, before the pipeline, to the rules
@@ -276,21 +278,16 @@ impl App {
     pub(crate) async fn handle_from_socket<B>(
         &self,
         request: Request<B>,
-        remote_addr: SocketAddr,
+        connection: Connection,
     ) -> Response<Full<Bytes>>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        self.handle_with(request, Some(remote_addr), Origin::Socket).await
+        self.handle_with(request, connection, Origin::Socket).await
     }
 
-    async fn handle_with<B>(
-        &self,
-        request: Request<B>,
-        remote_addr: Option<SocketAddr>,
-        origin: Origin,
-    ) -> Response<Full<Bytes>>
+    async fn handle_with<B>(&self, request: Request<B>, connection: Connection, origin: Origin) -> Response<Full<Bytes>>
     where
         B: http_body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -300,7 +297,7 @@ impl App {
         let _in_flight = telemetry.metrics().map(|metrics| metrics.request_started());
         let (parts, body) = request.into_parts();
         let body_on_the_wire = origin == Origin::Socket && request_head::declares_http1_body(&parts);
-        let mut context = RequestContext::new(parts, telemetry, remote_addr);
+        let mut context = RequestContext::new(parts, telemetry, connection);
         let mut response = match self.run(&mut context, body, origin).await {
             Ok(response) => response,
             Err(problem) => self.problem_response(&problem, &context),
@@ -345,7 +342,10 @@ impl App {
 
         let identity = context
             .clock
-            .time_async(Stage::Identity, access.authenticator.authenticate(&operation.security, &context.parts))
+            .time_async(
+                Stage::Identity,
+                access.authenticator.authenticate(&operation.security, &context.parts, &context.connection),
+            )
             .await?;
         context.subject.clone_from(&identity.subject);
 
@@ -368,6 +368,7 @@ impl App {
                 identity: &identity,
                 operation: &access.policy_operations[operation_index],
                 path_params: &path_params,
+                connection: &context.connection,
             };
             policy_headers = context.clock.time(Stage::Authorization, || {
                 self.authorize(authorizer, &operation.id, &request, &context.request_id)
@@ -591,7 +592,7 @@ impl From<HandlerError> for Problem {
             HandlerError::Failed(message) => {
                 Problem::new(ProblemKind::HandlerError, "The handler failed.").with_internal(message)
             }
-            // The status is 400-599: every answer passed `answer_rules` on its way here.
+            // The status is 400-599: every answer passed `answer::check` on its way here.
             HandlerError::Refused { status, detail } => Problem::new(ProblemKind::Refused, detail).with_status(status),
             HandlerError::Overloaded => {
                 Problem::new(ProblemKind::Overloaded, "The service is at capacity; retry later.")
@@ -607,7 +608,7 @@ async fn dispatch(handler: &Handler, request: HandlerRequest) -> Result<HandlerR
         // The same rule as a responder's (`Responder::finish`), for answers that come back
         // without one.
         Handler::Async(f) => match AssertUnwindSafe(async { f(request).await }).catch_unwind().await {
-            Ok(outcome) => answer_rules::enforce(outcome).0,
+            Ok(outcome) => answer::enforce(outcome).0,
             Err(panic) => Err(HandlerError::Failed(panic_message(&panic))),
         },
         Handler::Callback(f) => {

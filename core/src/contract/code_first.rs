@@ -115,6 +115,26 @@ pub fn empty_document(title: &str, version: &str) -> Value {
     json!({"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": {}})
 }
 
+/// The operationId of a code-first operation declared without one: the method in lower case,
+/// then each word of the path capitalized, a `{name}` parameter read as "By name":
+/// `GET /users/{id}` is `getUsersById`, `POST /v1/order-items` is `postV1OrderItems`. Every
+/// binding that names operations this way (Node's `app.get`, Go's `Handle`) asks here, so one
+/// route gets one id whatever language declares it.
+pub fn default_operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_ascii_lowercase();
+    for segment in path.split('/') {
+        let words = segment.replace('{', " By ").replace('}', " ");
+        for word in words.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()) {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                id.push(first.to_ascii_uppercase());
+                id.push_str(chars.as_str());
+            }
+        }
+    }
+    id
+}
+
 /// Adds `spec` to the OpenAPI document `doc` (parsed JSON). Fails, naming the place, when the
 /// method is unknown, the path is not a template, a parameter is not in the template, the
 /// method is already declared on that path, or a component schema clashes with another.
@@ -283,6 +303,19 @@ mod tests {
 
     fn spec(value: Value) -> OperationSpec {
         serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn default_operation_ids_are_the_method_and_the_path_in_camel_case() {
+        assert_eq!(default_operation_id("GET", "/users/{id}"), "getUsersById");
+        assert_eq!(default_operation_id("post", "/v1/order-items"), "postV1OrderItems");
+        assert_eq!(
+            default_operation_id("DELETE", "/accounts/{owner}/notes/{noteId}"),
+            "deleteAccountsByOwnerNotesByNoteId"
+        );
+        assert_eq!(default_operation_id("GET", "/"), "get");
+        assert_eq!(default_operation_id("GET", "/files/{name}.json"), "getFilesByNameJson");
+        assert_eq!(default_operation_id("GET", "/caf\u{e9}/x_y"), "getCafXY");
     }
 
     #[test]

@@ -95,6 +95,22 @@ pub struct Operation {
     pub(crate) responses: ResponseRules,
 }
 
+impl Operation {
+    /// The parameters the operation declares, as core resolved them (`$ref`s followed, the
+    /// path item's shared parameters merged in): where each is, its name as declared (compare a
+    /// header's without regard to case), and whether it is required. For a host that checks
+    /// what its handlers read against the contract.
+    pub fn declared_params(&self) -> impl Iterator<Item = (ParamLocation, &str, bool)> {
+        self.params.iter().map(|rule| (rule.spec.location, rule.spec.name.as_str(), rule.required))
+    }
+
+    /// Whether the operation takes a JSON request body (`application/json` or any `+json`
+    /// media type), which the pipeline parses and validates before the handler.
+    pub fn takes_json_body(&self) -> bool {
+        self.body.as_ref().is_some_and(|body| body.media.iter().any(|media| media.range.kind() == BodyKind::Json))
+    }
+}
+
 /// How one parameter is read and checked.
 #[derive(Debug)]
 pub(crate) struct ParamRule {
@@ -112,14 +128,14 @@ impl ParamRule {
     /// absent, `Err(message)` when the text sent cannot be decoded (or, for a parameter declared
     /// with `content: {application/json: ...}`, is not JSON). Schema checks come later, in
     /// request validation.
-    pub(crate) fn decode(&self, raw: &params::RawParams<'_>) -> Result<Option<Value>, String> {
+    pub(crate) fn decode(&self, raw: &params::RawParams<'_>) -> Result<Option<Value>, params::ParamError> {
         let Some(value) = params::decode(&self.spec, raw)? else { return Ok(None) };
         if !self.json_content {
             return Ok(Some(value));
         }
         match value.as_str().map(serde_json::from_str::<Value>) {
             Some(Ok(parsed)) => Ok(Some(parsed)),
-            _ => Err("is not valid JSON".to_owned()),
+            _ => Err(params::ParamError::NotJson),
         }
     }
 }

@@ -367,6 +367,46 @@ static void policy_error(ArmatureRequest *req, ArmatureResponder *res) {
     answer_literal_json(res, 200, "{\"message\":\"the policy should have refused this\"}");
 }
 
+/* The answer cases: core's answer rule decides content type and what nothing becomes. */
+
+static void add_header(ArmatureResponder *res, const char *name, const char *value) {
+    armature_responder_add_header(res, (const uint8_t *)name, strlen(name), (const uint8_t *)value, strlen(value), NULL);
+}
+
+static void answer_kind(ArmatureResponder *res, uint16_t status, ArmatureBody kind, const char *content_type,
+                        const char *body) {
+    ArmatureStatus s = armature_responder_answer(res, status, kind, (const uint8_t *)content_type,
+                                                 content_type ? strlen(content_type) : 0, (const uint8_t *)body,
+                                                 body ? strlen(body) : 0, NULL);
+    if (s != ARMATURE_STATUS_OK && s != ARMATURE_STATUS_GONE) {
+        fprintf(stderr, "conformance_service: answer: %s\n", armature_status_name(s));
+    }
+    armature_responder_free(res);
+}
+
+static void content_type_both(ArmatureRequest *req, ArmatureResponder *res) {
+    (void)req;
+    add_header(res, "Content-Type", "text/csv");
+    answer_kind(res, 200, ARMATURE_BODY_TEXT, "text/plain", "a,b");
+}
+
+static void mixed_case_headers(ArmatureRequest *req, ArmatureResponder *res) {
+    (void)req;
+    add_header(res, "content-TYPE", "text/csv");
+    add_header(res, "X-Custom-HEADER", "yes");
+    answer_kind(res, 200, ARMATURE_BODY_TEXT, NULL, "a,b");
+}
+
+static void nothing_ok(ArmatureRequest *req, ArmatureResponder *res) {
+    (void)req;
+    answer_kind(res, 200, ARMATURE_BODY_NOTHING, NULL, NULL);
+}
+
+static void nothing_created(ArmatureRequest *req, ArmatureResponder *res) {
+    (void)req;
+    answer_kind(res, 201, ARMATURE_BODY_NOTHING, NULL, NULL);
+}
+
 typedef struct {
     const char *operation_id;
     HandlerFn handle;
@@ -398,6 +438,10 @@ static const Route routes[] = {
     {"createNote", create_note},
     {"deleteNote", no_content},
     {"policyError", policy_error},
+    {"contentTypeBoth", content_type_both},
+    {"mixedCaseHeaders", mixed_case_headers},
+    {"nothingOk", nothing_ok},
+    {"nothingCreated", nothing_created},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 

@@ -74,6 +74,15 @@ static void echo(void *user_data, ArmatureRequest *req, ArmatureResponder *res) 
     (void)user_data;
     ArmatureStr body = {0};
     armature_request_body(req, &body, NULL);
+    /* The answer rule refuses an unknown body kind and a second content type before sending
+     * anything: the responder is still there to answer. */
+    EXPECT_STATUS(armature_responder_answer(res, 200, 99, NULL, 0, NULL, 0, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(armature_responder_add_header(res, LIT("Content-Type"), LIT("a/b"), NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_responder_add_header(res, LIT("content-type"), LIT("c/d"), NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_responder_answer(res, 200, ARMATURE_BODY_TEXT, NULL, 0, LIT("x"), NULL),
+                  ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(armature_responder_add_header(res, LIT("Content-LENGTH"), LIT("1"), NULL),
+                  ARMATURE_STATUS_INVALID_ARGUMENT);
     armature_responder_respond(res, 200, LIT("application/json"), body.ptr, body.len, NULL);
     armature_request_free(req);
     armature_responder_free(res);
@@ -129,6 +138,18 @@ int main(void) {
     EXPECT(error && strstr(armature_error_message(error), "hello"));
     armature_error_free(error);
     EXPECT_STATUS(armature_contract_with_operations(NULL, LIT("[]"), NULL, NULL), ARMATURE_STATUS_NULL_ARGUMENT);
+
+    /* Core names code-first operations declared without an id, for every binding. */
+    uint8_t id[64], small_id[4];
+    size_t id_len = 0;
+    EXPECT_STATUS(armature_default_operation_id(LIT("GET"), LIT("/users/{id}"), id, sizeof id, &id_len, NULL),
+                  ARMATURE_STATUS_OK);
+    EXPECT(id_len == 12 && memcmp(id, "getUsersById", 12) == 0);
+    EXPECT_STATUS(armature_default_operation_id(LIT("GET"), LIT("/users/{id}"), small_id, sizeof small_id, &id_len, NULL),
+                  ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT(id_len == 12);
+    EXPECT(armature_header_is_reserved(LIT("Content-Length")) && armature_header_is_reserved(LIT("upgrade")));
+    EXPECT(!armature_header_is_reserved(LIT("content-type")) && !armature_header_is_reserved(NULL, 3));
 
     ArmatureStr ids = {0};
     EXPECT_STATUS(armature_contract_operation_ids_json(contract, &ids, NULL), ARMATURE_STATUS_OK);

@@ -170,6 +170,21 @@ var handlers = map[string]armature.HandlerFunc{
 	"policyError": func(context.Context, *armature.Request) (*armature.Response, error) {
 		return armature.JSON(200, user{"message": "the policy should have refused this"}), nil
 	},
+	// ContentType names text/plain; the header names text/csv, which wins.
+	"contentTypeBoth": func(context.Context, *armature.Request) (*armature.Response, error) {
+		return armature.Text(200, "a,b").WithHeader("Content-Type", "text/csv"), nil
+	},
+	"mixedCaseHeaders": func(context.Context, *armature.Request) (*armature.Response, error) {
+		response := &armature.Response{Status: 200, Body: []byte("a,b"), Header: http.Header{}}
+		// Set as written, not canonicalized (Header.Add would spell them Content-Type, X-Custom-Header).
+		response.Header["content-TYPE"] = []string{"text/csv"}
+		response.Header["X-Custom-HEADER"] = []string{"yes"}
+		return response, nil
+	},
+	"nothingOk": func(context.Context, *armature.Request) (*armature.Response, error) { return nil, nil },
+	"nothingCreated": func(context.Context, *armature.Request) (*armature.Response, error) {
+		return armature.NoContent(201), nil
+	},
 }
 
 // wireRequest and wireResponse are the lines of conformance/runner/src/process_transport.rs.

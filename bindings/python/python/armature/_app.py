@@ -10,13 +10,12 @@ import signal
 import sys
 import threading
 import types
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar, Union, cast
 
 from . import _native
-from ._contract_check import check_signatures
 from ._dispatch import THREAD_POOL_SIZE, Dispatcher, Operation
 from ._lifespan import Lifespan, LifespanFunction
-from ._params import Signature, read_signature, return_annotation
+from ._params import _BODY, _COOKIE, _HEADER, _NAMED, _PATH, _QUERY, Signature, read_signature, return_annotation
 from ._response import Response
 from ._schema import mentions_model, schema_of
 
@@ -397,7 +396,7 @@ class App(_Routes):
             **{key: value for key, value in server.items() if value is not None},
         )
         code_first = {spec["operation_id"] for spec in declared}
-        check_signatures(service, {op_id: op for op_id, op in operations.items() if op_id not in code_first})
+        _check_signatures(service, {op_id: op for op_id, op in operations.items() if op_id not in code_first})
         return service, operations
 
     def openapi(self) -> Dict[str, Any]:
@@ -538,3 +537,60 @@ def _run_workers(count: int, serve: Callable[[], None]) -> None:
             signal.signal(sig, handler)
     if failed:
         raise RuntimeError(f"{failed} of {count} workers exited with an error")
+
+
+_LOCATIONS = {_PATH: "path", _QUERY: "query", _HEADER: "header", _COOKIE: "cookie"}
+# The sources of arguments read from the request that the contract must declare.
+_DECLARED = {*_LOCATIONS, _NAMED, _BODY}
+
+
+def _check_signatures(service: _native.Service, operations: Mapping[str, Operation]) -> None:
+    """At build, checks that each contract-first handler's typed arguments (and its
+    dependencies') are parameters or the body of its operation, as core resolved the contract,
+    so a renamed parameter fails at start, naming the argument, instead of reaching the handler
+    as a default on every request. Raises ``ContractError`` for the first that matches nothing."""
+    typed = {op_id: op for op_id, op in operations.items() if _reads_request(op.signature)}
+    if not typed:
+        return
+    declared = service.declared_inputs()
+    for op_id, operation in typed.items():
+        listed, has_body = declared.get(op_id, ([], False))
+        parameters = set(listed)
+        for owner, name, source, wire in _arguments(operation.handler, operation.signature):
+            if source == _BODY:
+                if not has_body:
+                    raise _native.ContractError(
+                        f"handler {owner} of operation {op_id!r}: argument {name!r} is a model (the JSON body), "
+                        "but the operation has no JSON request body"
+                    )
+                continue
+            if source == _NAMED:
+                found = ("path", wire) in parameters or ("query", wire) in parameters
+                where = "a path or query parameter"
+            else:
+                location = _LOCATIONS[source]
+                key = wire.lower() if location == "header" else wire
+                found = (location, key) in parameters
+                where = f"a {location} parameter"
+            if not found:
+                names = ", ".join(f"{loc} {pname}" for loc, pname in sorted(parameters)) or "none"
+                raise _native.ContractError(
+                    f"handler {owner} of operation {op_id!r}: argument {name!r} reads {where} {wire!r} that the "
+                    f"operation does not declare (its parameters: {names})"
+                )
+
+
+def _reads_request(signature: Signature) -> bool:
+    return any(source in _DECLARED for _, source, _, _, _ in signature.arguments) or bool(
+        signature.depends or signature.dependencies
+    )
+
+
+def _arguments(handler: Any, signature: Signature) -> Iterator[Tuple[str, str, int, str]]:
+    """(owner's name, argument, source, wire name) of `signature` and its dependencies'."""
+    owner = getattr(handler, "__qualname__", repr(handler))
+    for name, source, wire, _, _ in signature.arguments:
+        if source in _DECLARED:
+            yield owner, name, source, wire
+    for dependant in [*signature.dependencies, *(dependant for _, dependant in signature.depends)]:
+        yield from _arguments(dependant.call, cast(Signature, dependant.signature))

@@ -21,15 +21,32 @@ import contextlib
 import functools
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Dict, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Dict, List, Optional, Protocol, Tuple
 
 if TYPE_CHECKING:
     from ._native import Request
-    from ._params import Signature
 
 logger = logging.getLogger("armature")
 
 Offload = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
+class Signature(Protocol):
+    """What solving needs of a function's signature (``_params.Signature`` is one): the
+    dependencies it declares and how to bind its arguments. Declared here so that this module
+    needs nothing from the one that reads signatures, which builds on it."""
+
+    depends: List[Tuple[str, "Dependant"]]
+    dependencies: List["Dependant"]
+    is_async: bool
+
+    def bind(
+        self, request: "Request", solution: Any = None, solved: Optional[Dict[str, Any]] = None
+    ) -> Dict[str, Any]: ...
+
+
+# Gives the Dependant that replaces a dependency (`App.dependency_overrides`), or None.
+Override = Callable[[Callable[..., Any], bool], Optional["Dependant"]]
 
 
 def Depends(dependency: Optional[Callable[..., Any]] = None, *, use_cache: bool = True) -> Any:  # noqa: N802
@@ -124,14 +141,15 @@ class Solution:
     suspends, and ``run_now`` drives it to the end without a loop (on a worker thread, or inline
     on the loop's thread), so sync and async dependencies share one implementation."""
 
-    __slots__ = ("cache", "stack", "background", "overrides", "offload")
+    __slots__ = ("cache", "stack", "background", "override", "offload")
 
-    def __init__(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]], offload: Optional[Offload]) -> None:
+    def __init__(self, override: Optional[Override], offload: Optional[Offload]) -> None:
         self.cache: Dict[Callable[..., Any], Any] = {}
         # Made by the first generator dependency: most requests have none to tear down.
         self.stack: Optional[contextlib.AsyncExitStack] = None
         self.background: Optional[BackgroundTasks] = None
-        self.overrides = overrides
+        # None when no dependency is overridden (the usual case): nothing to look up.
+        self.override = override
         # Set when sync dependencies must leave the loop's thread (an async operation whose
         # sync parts run in the thread pool); None: call them where we are.
         self.offload = offload
@@ -149,9 +167,8 @@ class Solution:
         return signature.bind(request, self, solved)
 
     async def _value(self, dependant: Dependant, request: "Request") -> Any:
-        override = self.overrides.get(dependant.call) if self.overrides else None
-        if override is not None:
-            dependant = _override_dependant(override, dependant.use_cache)
+        if self.override is not None:
+            dependant = self.override(dependant.call, dependant.use_cache) or dependant
         call = dependant.call
         if dependant.use_cache and call in self.cache:
             return self.cache[call]
@@ -204,15 +221,6 @@ def _offloaded_exit(offload: Offload, manager: Any) -> Callable[..., Awaitable[A
         return await offload(functools.partial(manager.__exit__, *exc))
 
     return exit_
-
-
-@functools.lru_cache(maxsize=256)
-def _override_dependant(override: Callable[..., Any], use_cache: bool) -> Dependant:
-    """Overrides are read at request time (tests set them after the routes are declared), so
-    their signature is read then, once per override; they find their arguments by name."""
-    from ._params import read_signature
-
-    return Dependant(override, read_signature(override, None, dependency=True), use_cache)
 
 
 def run_now(coroutine: Coroutine[Any, Any, Any]) -> Any:

@@ -21,9 +21,9 @@ import os
 import sys
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
-from ._depends import Solution, run_now
-from ._native import Request, Service
-from ._params import Signature
+from ._depends import Dependant, Override, Solution, run_now
+from ._native import BODY_BINARY, BODY_JSON, BODY_NOTHING, BODY_TEXT, Request, Service
+from ._params import Signature, override_dependant
 from ._response import HTTPError, Response
 from ._schema import type_adapter
 
@@ -214,9 +214,21 @@ class Dispatcher:
         else:
             answer(request, operation, result)
 
+    def _override(self) -> Optional[Override]:
+        """What replaces an overridden dependency, or None when nothing is overridden."""
+        if not self.overrides:
+            return None
+        overrides = self.overrides
+
+        def override(call: Callable[..., Any], use_cache: bool) -> Optional[Dependant]:
+            replacement = overrides.get(call)
+            return None if replacement is None else override_dependant(replacement, use_cache)
+
+        return override
+
     def _run_sync(self, request: Request, operation: Operation) -> None:
         """A sync operation with dependencies, or one in the thread pool (then on a worker)."""
-        solution = Solution(self.overrides, None) if operation.signature.needs_solution else None
+        solution = Solution(self._override(), None) if operation.signature.needs_solution else None
         try:
             if solution is not None:
                 result = operation.handler(**run_now(solution.arguments(operation.signature, request)))
@@ -233,7 +245,7 @@ class Dispatcher:
     async def _run_async(self, request: Request, operation: Operation) -> None:
         """An operation whose handler or dependencies are async."""
         offload = self.offload if operation.threadpool else None
-        solution = Solution(self.overrides, offload)
+        solution = Solution(self._override(), offload)
         error: Optional[BaseException] = None
         try:
             arguments = await solution.arguments(operation.signature, request)
@@ -281,7 +293,8 @@ async def _finish_async(request: Request, operation: Operation, coroutine: Await
 
 
 def answer(request: Request, operation: Operation, result: Any) -> None:
-    """Answers with what a handler returned."""
+    """Answers with what a handler returned: converts it to the kind of body it is and hands it to
+    core, whose answer rule decides content types, headers and what nothing becomes."""
     status = operation.status
     try:
         if operation.response_class is not None and not isinstance(result, Response):
@@ -290,23 +303,23 @@ def answer(request: Request, operation: Operation, result: Any) -> None:
         if adapter is not None and result is not None and not isinstance(result, Response):
             shaped = _shaped(adapter, result)
             if shaped is not None:
-                request._respond(status, shaped, "application/json")
+                request._answer(status, BODY_JSON, shaped)
                 return
         kind = type(result)
         if kind is dict or kind is list:
-            request._respond_json(status, result)
+            request._answer(status, BODY_JSON, result)
         elif kind is str:
-            request._respond_text(status, result)
+            request._answer(status, BODY_TEXT, result)
         elif isinstance(result, Response):
             result._send(request)
         elif result is None:
-            request._respond(204 if status == 200 else status, b"")
+            request._answer(status, BODY_NOTHING, None)
         elif isinstance(result, (bytes, bytearray, memoryview)):
-            request._respond(status, bytes(result), "application/octet-stream")
+            request._answer(status, BODY_BINARY, bytes(result))
         elif hasattr(result, "model_dump_json"):  # a Pydantic model
-            request._respond(status, result.model_dump_json().encode(), "application/json")
+            request._answer(status, BODY_JSON, result.model_dump_json().encode())
         else:
-            request._respond_json(status, result)
+            request._answer(status, BODY_JSON, result)
     except Exception as error:  # noqa: BLE001 - a result that cannot be sent is a handler failure
         _fail(request, error)
 

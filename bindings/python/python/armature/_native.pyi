@@ -5,6 +5,11 @@ from typing import Any, Callable, Literal, Mapping, Optional, Sequence, final
 
 __all__ = [
     "ArmatureError",
+    "BODY_BINARY",
+    "BODY_EXACT",
+    "BODY_JSON",
+    "BODY_NOTHING",
+    "BODY_TEXT",
     "CORE_VERSION",
     "ClientSpan",
     "ConfigError",
@@ -16,6 +21,13 @@ __all__ = [
 ]
 
 CORE_VERSION: str
+# What `Request._answer`'s `kind` says its payload is; core's answer rule (armature_core::answer)
+# gives each its content type and turns nothing with status 200 into 204.
+BODY_NOTHING: int
+BODY_TEXT: int
+BODY_BINARY: int
+BODY_JSON: int
+BODY_EXACT: int
 
 class ArmatureError(Exception): ...
 class ConfigError(ArmatureError): ...
@@ -107,14 +119,13 @@ class Request:
     def subject(self) -> Optional[str]: ...
     @property
     def answered(self) -> bool: ...
-    def _respond(
-        self, status: int, body: bytes, content_type: Optional[str] = None, headers: Optional[Sequence[tuple[str, str]]] = None
-    ) -> None: ...
-    def _respond_text(
-        self, status: int, text: str, content_type: Optional[str] = None, headers: Optional[Sequence[tuple[str, str]]] = None
-    ) -> None: ...
-    def _respond_json(
-        self, status: int, value: Any, content_type: Optional[str] = None, headers: Optional[Sequence[tuple[str, str]]] = None
+    def _answer(
+        self,
+        status: int,
+        kind: int,
+        payload: Any,
+        content_type: Optional[str] = None,
+        headers: Optional[Sequence[tuple[str, str]]] = None,
     ) -> None: ...
     def _fail(self, message: str) -> None: ...
     def _refuse(self, status: int, detail: str) -> None: ...
@@ -146,6 +157,7 @@ class Service:
     def reload(self) -> None: ...
     def wait(self) -> None: ...
     def openapi_json(self) -> str: ...
+    def declared_inputs(self) -> dict[str, tuple[list[tuple[str, str]], bool]]: ...
     def send(
         self,
         method: str,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections.abc
 import enum
+import functools
 import inspect
 import sys
 import types
@@ -478,3 +479,11 @@ def _simple_schema(handler: Callable[..., Any], name: str, annotation: Any) -> D
     )
 
 
+
+
+@functools.lru_cache(maxsize=256)
+def override_dependant(override: Callable[..., Any], use_cache: bool) -> Dependant:
+    """The Dependant of an override (`App.dependency_overrides`). Overrides are read at request
+    time (tests set them after the routes are declared), so their signature is read then, once
+    per override; they find their arguments by name."""
+    return Dependant(override, read_signature(override, None, dependency=True), use_cache)

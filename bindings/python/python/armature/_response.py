@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
+from . import _native
+
 Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 
 _UNSET: Any = object()
+
+# What each kind of Response body is to core's answer rule.
+_KINDS = {"json": _native.BODY_JSON, "text": _native.BODY_TEXT, "bytes": _native.BODY_BINARY, "empty": _native.BODY_EXACT}
 
 
 class Response:
@@ -59,23 +64,19 @@ class Response:
             self._kind, self._payload = "json", json
         elif text is not None:
             self._kind, self._payload = "text", text
+        elif body:
+            self._kind, self._payload = "bytes", body
         else:
-            self._kind, self._payload = "bytes", body if body is not None else b""
+            # No body at all: no content type either, unless one is named.
+            self._kind, self._payload = "empty", b""
 
     def __repr__(self) -> str:
         return f"<armature.Response status={self.status} {self._kind}>"
 
     def _send(self, request: Any) -> None:
-        headers = self.headers or None
-        if self._kind == "json":
-            request._respond_json(self.status, self._payload, self.content_type, headers)
-        elif self._kind == "text":
-            request._respond_text(self.status, self._payload, self.content_type, headers)
-        else:
-            content_type = self.content_type
-            if content_type is None and self._payload:
-                content_type = "application/octet-stream"
-            request._respond(self.status, self._payload, content_type, headers)
+        """Hands the response to core, whose answer rule sets the content type: the one named
+        here, unless a ``Content-Type`` header overrides it."""
+        request._answer(self.status, _KINDS[self._kind], self._payload, self.content_type, self.headers or None)
 
 
 class JSONResponse(Response):
