@@ -1,5 +1,8 @@
 //! Path routing over the contract's templates (matchit), with method dispatch on top:
-//! matchit matches paths only, so 404 versus 405 is decided here.
+//! matchit matches paths only, so 404 versus 405 is decided here. HEAD is answered wherever GET
+//! is (RFC 9110 §9.3.2: a general-purpose server supports HEAD where it supports GET): a HEAD
+//! request to a path without a HEAD operation routes to its GET operation, whose answer the
+//! pipeline sends without its body, and `Allow` lists HEAD beside GET.
 
 use http::Method;
 
@@ -49,14 +52,30 @@ impl Router {
     pub fn route<'r, 'p>(&'r self, method: &Method, path: &'p str) -> RouteMatch<'r, 'p> {
         let Ok(found) = self.paths.at(path) else { return RouteMatch::NotFound };
         let methods = &self.methods[*found.value];
-        match methods.iter().find(|(m, _)| m == method) {
+        let matched = methods
+            .iter()
+            .find(|(m, _)| m == method)
+            .or_else(|| (method == Method::HEAD).then(|| methods.iter().find(|(m, _)| m == Method::GET)).flatten());
+        match matched {
             Some((_, operation)) => RouteMatch::Found { operation: *operation, params: found.params.iter().collect() },
             None if methods.is_empty() => RouteMatch::NotFound,
-            None => {
-                RouteMatch::MethodNotAllowed(methods.iter().map(|(m, _)| m.as_str()).collect::<Vec<_>>().join(", "))
-            }
+            None => RouteMatch::MethodNotAllowed(allow(methods)),
         }
     }
+}
+
+/// The `Allow` value of a path: its methods in contract order, HEAD right after GET when the
+/// path has GET and no HEAD operation of its own.
+fn allow(methods: &[(Method, usize)]) -> String {
+    let has_head = methods.iter().any(|(m, _)| m == Method::HEAD);
+    let mut names = Vec::with_capacity(methods.len() + 1);
+    for (method, _) in methods {
+        names.push(method.as_str());
+        if method == Method::GET && !has_head {
+            names.push(Method::HEAD.as_str());
+        }
+    }
+    names.join(", ")
 }
 
 /// Whether every brace of `template` opens or closes a non-empty `{name}` parameter.
@@ -111,7 +130,22 @@ mod tests {
 
     #[test]
     fn other_method_lists_allowed_ones() {
-        assert_eq!(router().route(&Method::POST, "/users/7"), RouteMatch::MethodNotAllowed("GET, DELETE".into()));
+        assert_eq!(router().route(&Method::POST, "/users/7"), RouteMatch::MethodNotAllowed("GET, HEAD, DELETE".into()));
+    }
+
+    #[test]
+    fn head_routes_to_get_unless_the_path_has_its_own() {
+        let found = RouteMatch::Found { operation: 0, params: vec![("id", "7")] };
+        assert_eq!(router().route(&Method::HEAD, "/users/7"), found);
+        let mut router = Router::default();
+        router.insert("/files/{id}", vec![(Method::GET, 0), (Method::HEAD, 1)]).unwrap();
+        router.insert("/upload", vec![(Method::POST, 2)]).unwrap();
+        assert_eq!(
+            router.route(&Method::HEAD, "/files/1"),
+            RouteMatch::Found { operation: 1, params: vec![("id", "1")] }
+        );
+        assert_eq!(router.route(&Method::PUT, "/files/1"), RouteMatch::MethodNotAllowed("GET, HEAD".into()));
+        assert_eq!(router.route(&Method::HEAD, "/upload"), RouteMatch::MethodNotAllowed("POST".into()));
     }
 
     #[test]
