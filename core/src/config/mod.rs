@@ -6,6 +6,7 @@
 
 pub mod authorization;
 pub mod identity;
+mod source_error;
 pub mod telemetry;
 
 use std::path::{Path, PathBuf};
@@ -303,28 +304,34 @@ impl Default for ErrorsConfig {
 impl Config {
     /// Embedded defaults with environment overrides: a service starts with nothing else.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::extract(Self::base())
+        Self::extract(Self::base(), None)
     }
 
     /// A configuration file (format by extension) over defaults, with environment overrides.
+    /// An error names the file, the line and the key (`armature.yaml line 7: key
+    /// `authorization.policy`: unknown field ...`), or the environment variable.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let format =
             ConfigFormat::from_path(path).ok_or_else(|| ConfigError::UnknownFormat { path: path.to_owned() })?;
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Unreadable { path: path.to_owned(), source })?;
-        Self::from_str_with_env(&text, format)
+        let document = source_error::Document { text: &text, format, path: Some(path) };
+        Self::extract(Self::base().merge(Self::document(&document)).merge(Self::env()), Some(&document))
     }
 
     /// An in-memory document over defaults, with environment overrides.
     pub fn from_str_with_env(text: &str, format: ConfigFormat) -> Result<Self, ConfigError> {
-        Self::extract(Self::base().merge(Self::document(text, format)).merge(Self::env()))
+        let document = source_error::Document { text, format, path: None };
+        Self::extract(Self::base().merge(Self::document(&document)).merge(Self::env()), Some(&document))
     }
 
     /// An in-memory document over defaults, without looking at the environment (for tests
     /// and hosts that manage their own configuration sources).
     pub fn from_str_only(text: &str, format: ConfigFormat) -> Result<Self, ConfigError> {
-        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Self::document(text, format)))
+        let document = source_error::Document { text, format, path: None };
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Self::document(&document));
+        Self::extract(figment, Some(&document))
     }
 
     /// The file named by `ARMATURE_CONFIG` if set, else embedded defaults; environment overrides on top.
@@ -372,18 +379,25 @@ impl Config {
         Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
     }
 
-    fn document(text: &str, format: ConfigFormat) -> Figment {
-        match format {
-            ConfigFormat::Yaml => Figment::from(Yaml::string(text)),
-            ConfigFormat::Json => Figment::from(Json::string(text)),
-            ConfigFormat::Toml => Figment::from(Toml::string(text)),
+    /// The document as a figment provider: a file's named by its path (figment then says which
+    /// file a bad value came from), text's as text.
+    fn document(document: &source_error::Document<'_>) -> Figment {
+        match (document.format, document.path) {
+            (ConfigFormat::Yaml, Some(path)) => Figment::from(Yaml::file_exact(path)),
+            (ConfigFormat::Json, Some(path)) => Figment::from(Json::file_exact(path)),
+            (ConfigFormat::Toml, Some(path)) => Figment::from(Toml::file_exact(path)),
+            (ConfigFormat::Yaml, None) => Figment::from(Yaml::string(document.text)),
+            (ConfigFormat::Json, None) => Figment::from(Json::string(document.text)),
+            (ConfigFormat::Toml, None) => Figment::from(Toml::string(document.text)),
         }
     }
 
-    fn extract(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(|e| {
+    fn extract(figment: Figment, document: Option<&source_error::Document<'_>>) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(|errors| {
             // figment reports every error; join them so the operator sees all bad keys at once.
-            ConfigError::Invalid(e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))
+            let described: Vec<String> =
+                errors.into_iter().map(|error| source_error::describe(&error, document, ENV_PREFIX)).collect();
+            ConfigError::Invalid(described.join("; "))
         })?;
         config.check()?;
         Ok(config)
@@ -510,6 +524,31 @@ mod tests {
         assert!(err.to_string().contains("validation.response"), "{err}");
         let err = Config::from_str_only("endpoints:\n  health: healthz\n", ConfigFormat::Yaml).unwrap_err();
         assert!(err.to_string().contains("endpoints.health"), "{err}");
+    }
+
+    #[test]
+    fn a_file_error_names_the_file_the_line_and_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("armature.yaml", "server:\n  port: 8080\nauthorization:\n  policy: authz.rego\n")?;
+            let message = Config::from_file("armature.yaml").unwrap_err().to_string();
+            assert!(message.contains("armature.yaml line 4: key `authorization.policy`"), "{message}");
+            assert!(message.contains("unknown field"), "{message}");
+            assert!(!message.contains("source string"), "{message}");
+            jail.create_file("svc.json", "{\n  \"server\": {\n    \"port\": \"lots\"\n  }\n}\n")?;
+            let message = Config::from_file("svc.json").unwrap_err().to_string();
+            assert!(message.contains("svc.json line 3: key `server.port`"), "{message}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_environment_error_names_the_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARMATURE_SERVER__PORT", "lots");
+            let message = Config::from_env().unwrap_err().to_string();
+            assert!(message.contains("environment variable ARMATURE_SERVER__PORT: key `server.port`"), "{message}");
+            Ok(())
+        });
     }
 
     #[test]
