@@ -93,10 +93,8 @@ enum State {
         reload: ReloadTrigger,
         addr: SocketAddr,
     },
-    Stopped {
-        app: App,
-        addr: SocketAddr,
-    },
+    /// Stopped; `addr` is where it listened, None for a host that only ever served in-process.
+    Stopped { app: App, addr: Option<SocketAddr> },
 }
 
 impl Host {
@@ -194,7 +192,8 @@ impl Host {
     pub fn local_addr(&self) -> Result<SocketAddr, HostError> {
         match &*self.state() {
             State::Configuring | State::Built(_) => Err(HostError::NotStarted),
-            State::Running { addr, .. } | State::Stopped { addr, .. } => Ok(*addr),
+            State::Running { addr, .. } | State::Stopped { addr: Some(addr), .. } => Ok(*addr),
+            State::Stopped { addr: None, .. } => Err(HostError::NotStarted),
         }
     }
 
@@ -205,10 +204,24 @@ impl Host {
 
     /// Begins a graceful shutdown and returns at once: `/ready` turns false, after
     /// `server.drain_delay_ms` the listener closes, and requests in flight get
-    /// `server.shutdown_grace_ms` to finish. Again, or once stopped, it does nothing.
+    /// `server.shutdown_grace_ms` to finish. A host that only served in-process requests (built,
+    /// never started) stops at once: its queue closes, so a pull loop ends once it has taken
+    /// what waits, and a later request is answered 503. Again, or once stopped, it does nothing;
+    /// before anything was built it is [`HostError::NotStarted`].
     pub fn shutdown(&self) -> Result<(), HostError> {
-        match &*self.state() {
-            State::Configuring | State::Built(_) => Err(HostError::NotStarted),
+        let mut state = self.state();
+        match &*state {
+            State::Configuring => Err(HostError::NotStarted),
+            // Served in-process only (tests, a host's own transport): stopping closes the queue,
+            // so a pull loop gets CLOSED once it has taken what waits, and later requests are
+            // answered 503.
+            State::Built(app) => {
+                *state = State::Stopped { app: app.clone(), addr: None };
+                drop(state);
+                self.queue.close();
+                self.stopped.notify_all();
+                Ok(())
+            }
             State::Running { trigger, .. } => {
                 trigger.shutdown();
                 Ok(())
@@ -314,7 +327,7 @@ impl Host {
         block(handle);
         let mut state = self.state();
         if let State::Running { app, addr, .. } = &*state {
-            *state = State::Stopped { app: app.clone(), addr: *addr };
+            *state = State::Stopped { app: app.clone(), addr: Some(*addr) };
         }
         drop(state);
         self.queue.close();
@@ -336,6 +349,18 @@ impl Host {
             .build()
             .map_err(HostError::Runtime)?;
         Ok(self.in_process.get_or_init(|| runtime))
+    }
+}
+
+impl Drop for Host {
+    /// A host may be dropped on one of its own in-process runtime's threads (a binding's last
+    /// reference to it held by a callback that runs there, as Python's test client's is), where
+    /// dropping a runtime, which waits for its threads, panics. Its tasks are only answers to
+    /// in-process requests whose callers are gone: shut it down without waiting.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.in_process.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -394,6 +419,20 @@ paths:
         let request = Request::get(target).body(Full::new(Bytes::new())).expect("request");
         host.inject(request, move |response| sender.send(response).unwrap_or_default()).expect("inject");
         received.recv_timeout(Duration::from_secs(5)).expect("an answer")
+    }
+
+    #[test]
+    fn an_in_process_host_stops_by_closing_its_queue() {
+        let host = host();
+        host.register("hello", hello).expect("register");
+        assert_eq!(inject(&host, "/hello").status(), StatusCode::OK);
+        assert!(!host.queue().is_closed());
+        host.shutdown().expect("an in-process host stops");
+        assert!(host.queue().is_closed(), "a pull loop now gets CLOSED");
+        assert!(matches!(host.start(), Err(HostError::AlreadyStarted)));
+        assert!(matches!(host.local_addr(), Err(HostError::NotStarted)), "it never listened");
+        host.wait().expect("stopped already");
+        host.shutdown().expect("again, nothing");
     }
 
     #[test]

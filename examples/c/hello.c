@@ -17,22 +17,24 @@
 
 #include "armature.h"
 
-#define LIT(s) (const uint8_t *)(s), (sizeof(s) - 1)
-
-static int check(const char *what, ArmatureStatus status, ArmatureError *error) {
+/* Reports a failed call. Takes the error's address, not its value: C does not say in which order
+ * a call's arguments are evaluated, so `check(..., armature_x(&error), error)` may read `error`
+ * before armature_x has set it. Through the address it is read here, after the call. */
+static int check(const char *what, ArmatureStatus status, ArmatureError **error) {
     if (status == ARMATURE_STATUS_OK) return 0;
-    fprintf(stderr, "hello: %s: %s\n", what, armature_error_message(error));
-    armature_error_free(error);
+    fprintf(stderr, "hello: %s: %s\n", what, armature_error_message(*error));
+    armature_error_free(*error);
+    *error = NULL;
     return 1;
 }
 
 /* Answers one request and frees both handles (the host owns them). */
 static void hello(ArmatureRequest *req, ArmatureResponder *res) {
     ArmatureStr name; /* a string parameter with a schema default: always present */
-    armature_request_param(req, ARMATURE_PARAM_QUERY, LIT("name"), &name, NULL);
+    armature_request_param(req, ARMATURE_PARAM_QUERY, ARMATURE_LIT("name"), &name, NULL);
     char body[128];
     int len = snprintf(body, sizeof body, "{\"message\":\"Hello, %.*s!\"}", (int)name.len, (const char *)name.ptr);
-    armature_responder_respond(res, 200, LIT("application/json"), (const uint8_t *)body, (size_t)len, NULL);
+    armature_responder_respond(res, 200, ARMATURE_LIT("application/json"), (const uint8_t *)body, (size_t)len, NULL);
     armature_responder_free(res);
     armature_request_free(req);
 }
@@ -67,20 +69,22 @@ int main(int argc, char **argv) {
     ArmatureServer *server = NULL;
     ArmatureError *error = NULL;
     pthread_t loop;
-    int failed = check("config", armature_config_new(&config, &error), error) ||
-                 check("contract", armature_contract_from_file(LIT("examples/contract.yaml"), &contract, &error), error) ||
-                 check("server", armature_server_new(config, contract, &server, &error), error) ||
-                 check("handler", pull ? armature_server_set_queued(server, LIT("hello"), &error)
-                                       : armature_server_set_handler(server, LIT("hello"), on_hello, NULL, NULL, &error),
-                       error) ||
-                 check("start", armature_server_start(server, &error), error);
+    int failed =
+        check("config", armature_config_new(&config, &error), &error) ||
+        check("contract", armature_contract_from_file(ARMATURE_LIT("examples/contract.yaml"), &contract, &error), &error) ||
+        check("server", armature_server_new(config, contract, &server, &error), &error) ||
+        check("handler",
+              pull ? armature_server_set_queued(server, ARMATURE_LIT("hello"), &error)
+                   : armature_server_set_handler(server, ARMATURE_LIT("hello"), on_hello, NULL, NULL, &error),
+              &error) ||
+        check("start", armature_server_start(server, &error), &error);
     if (!failed) {
         uint16_t port = 0;
         armature_server_port(server, &port, NULL);
         printf("hello (C, %s mode) listening on port %u\n", pull ? "pull" : "callback", port);
         fflush(stdout);
         if (pull) pthread_create(&loop, NULL, event_loop, server);
-        failed = check("run", armature_server_run_until_signal(server, &error), error);
+        failed = check("run", armature_server_run_until_signal(server, &error), &error);
         if (pull) pthread_join(loop, NULL);
     }
     armature_server_free(server, NULL);

@@ -22,29 +22,30 @@ pub struct ArmatureOutgoingCall {
 ///
 /// `name` names the span (the HTTP client convention: the method, e.g. `GET`); it must not be
 /// empty. `method` and `url` become the `http.request.method` and `url.full` attributes; pass
-/// empty strings to leave them out. The URL's query and user info are never exported, and a
+/// empty strings (length 0) to leave them out. Each is a pointer and a length, as every string
+/// of the ABI. The URL's query and user info are never exported, and a
 /// URL that is not absolute is left out. All three are UTF-8 and copied.
 ///
 /// Ownership: `*out` is the caller's, freed by `armature_outgoing_call_end` (exactly once). It
 /// does not borrow from the request and may outlive it.
 /// Thread safety: any thread, concurrently with other accessors of the request; never blocks.
 #[no_mangle]
+#[allow(clippy::too_many_arguments)] // the C ABI's pointer + length pairs
 pub extern "C" fn armature_request_begin_call(
     request: *const ArmatureRequest,
-    name: ArmatureStr,
-    method: ArmatureStr,
-    url: ArmatureStr,
+    name: *const u8,
+    name_len: usize,
+    method: *const u8,
+    method_len: usize,
+    url: *const u8,
+    url_len: usize,
     out: *mut *mut ArmatureOutgoingCall,
     error: *mut *mut ArmatureError,
 ) -> ArmatureStatus {
     with_handle(request, "request", error, |request| {
-        // SAFETY: the caller passes `len` readable bytes at each `ptr` for the call's duration.
+        // SAFETY: the caller passes the given numbers of readable bytes for the call's duration.
         let (name, method, url) = unsafe {
-            (
-                str_in(name.ptr, name.len, "name")?,
-                str_in(method.ptr, method.len, "method")?,
-                str_in(url.ptr, url.len, "url")?,
-            )
+            (str_in(name, name_len, "name")?, str_in(method, method_len, "method")?, str_in(url, url_len, "url")?)
         };
         let method = Some(method).filter(|text| !text.is_empty());
         let url = Some(url).filter(|text| !text.is_empty());
@@ -107,22 +108,27 @@ pub extern "C" fn armature_outgoing_call_is_recording(call: *const ArmatureOutgo
 
 /// Ends the call now and frees it; its client span is exported when the request is recorded.
 /// `status` is the answer's status code, 0 when no answer came. `error_type` says why the call
-/// failed (OpenTelemetry's `error.type`, e.g. `timeout`); empty when it did not. The span's
+/// failed (OpenTelemetry's `error.type`, e.g. `timeout`); empty (length 0) when it did not. The span's
 /// status is Error when `error_type` is given or `status` is 4xx/5xx. NULL is ignored; text
 /// that is not UTF-8 is exported as no `error_type`.
 ///
 /// Ownership: takes `call`; every `ArmatureStr` read from it becomes invalid.
 /// Thread safety: any thread, once, after every other call on `call` has returned.
 #[no_mangle]
-pub extern "C" fn armature_outgoing_call_end(call: *mut ArmatureOutgoingCall, status: u16, error_type: ArmatureStr) {
+pub extern "C" fn armature_outgoing_call_end(
+    call: *mut ArmatureOutgoingCall,
+    status: u16,
+    error_type: *const u8,
+    error_type_len: usize,
+) {
     guard((), || {
         if call.is_null() {
             return;
         }
         // SAFETY: the caller passes a call it owns, ended once.
         let call = unsafe { Box::from_raw(call) };
-        // SAFETY: the caller passes `len` readable bytes at `ptr`.
-        let error_type = unsafe { str_in(error_type.ptr, error_type.len, "error_type") }.ok().filter(|t| !t.is_empty());
+        // SAFETY: the caller passes `error_type_len` readable bytes at `error_type`.
+        let error_type = unsafe { str_in(error_type, error_type_len, "error_type") }.ok().filter(|t| !t.is_empty());
         call.inner.end((status != 0).then_some(status), error_type);
     })
 }

@@ -210,7 +210,10 @@ pub extern "C" fn armature_server_request_timeout_ms(
 /// Begins a graceful shutdown and returns at once: `/ready` turns false, after
 /// `server.drain_delay_ms` the listener closes, and requests in flight get
 /// `server.shutdown_grace_ms` to finish. Pull-mode hosts keep taking until `ARMATURE_STATUS_CLOSED`.
-/// Calling it again, or on a stopped server, does nothing.
+/// A server that only served in-process requests (`armature_server_inject`, never started)
+/// stops at once: its queue closes, so a pull loop gets `ARMATURE_STATUS_CLOSED` once it has
+/// taken what waits, and later requests are answered 503. Calling it again, or on a stopped
+/// server, does nothing; before any request or start it is `ARMATURE_STATUS_NOT_STARTED`.
 ///
 /// Thread safety: any thread, including a handler or a signal-handling thread; never blocks.
 #[no_mangle]

@@ -1,7 +1,8 @@
 /** The application object: handlers bound to operations, and the ways to run them. */
 import { type Handler } from './dispatch';
-/** A JSON Schema (core validates requests and responses against it). */
-export type JsonSchema = Record<string, unknown> | boolean;
+import type { Request } from './request';
+import type { BodyOf, JsonSchema, PathParamsOf, QueryParamsOf } from './schema';
+export type { JsonSchema } from './schema';
 /** Where the contract and the configuration come from. */
 export interface AppOptions {
     /**
@@ -36,6 +37,18 @@ export interface RouteOptions extends OperationOptions {
     /** Response schemas by status (`{ 200: schema }`). */
     response?: Record<number, JsonSchema>;
 }
+/**
+ * The request a code-first route's handler gets: its path parameters (every `{name}` of the path,
+ * typed by its schema in `params`, else a string), its query parameters (typed by `query`;
+ * optional unless a schema has a `default`) and its JSON body (typed by `body`).
+ */
+export type RouteRequest<P extends string, O> = Request<PathParamsOf<P, O extends {
+    params: infer S;
+} ? S : Record<never, never>>, O extends {
+    query: infer Q;
+} ? QueryParamsOf<Q> : Record<string, unknown>, O extends {
+    body: infer B;
+} ? BodyOf<B> : unknown>;
 /** Where `listen` binds; the configuration's `server.host` and `server.port` otherwise. */
 export interface ListenOptions {
     host?: string;
@@ -86,23 +99,26 @@ export declare class App {
     /** Binds `handler` to an operation of the contract, by operationId. */
     operation(operationId: string, handler: Handler): this;
     operation(operationId: string, options: OperationOptions, handler: Handler): this;
-    /** Declares an operation in code, adds it to the served contract, and binds `handler`. */
-    route(method: string, path: string, options: RouteOptions, handler: Handler): this;
+    /**
+     * Declares an operation in code, adds it to the served contract, and binds `handler`, whose
+     * request is typed by the route's schemas (see `RouteRequest`).
+     */
+    route<const P extends string, const O extends RouteOptions>(method: string, path: P, options: O, handler: Handler<RouteRequest<P, O>>): this;
     /** `route('GET', path, options, handler)`. */
-    get(path: string, handler: Handler): this;
-    get(path: string, options: RouteOptions, handler: Handler): this;
+    get<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this;
+    get<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this;
     /** `route('POST', path, options, handler)`. */
-    post(path: string, handler: Handler): this;
-    post(path: string, options: RouteOptions, handler: Handler): this;
+    post<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this;
+    post<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this;
     /** `route('PUT', path, options, handler)`. */
-    put(path: string, handler: Handler): this;
-    put(path: string, options: RouteOptions, handler: Handler): this;
+    put<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this;
+    put<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this;
     /** `route('PATCH', path, options, handler)`. */
-    patch(path: string, handler: Handler): this;
-    patch(path: string, options: RouteOptions, handler: Handler): this;
+    patch<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this;
+    patch<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this;
     /** `route('DELETE', path, options, handler)`. */
-    delete(path: string, handler: Handler): this;
-    delete(path: string, options: RouteOptions, handler: Handler): this;
+    delete<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this;
+    delete<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this;
     /**
      * Compiles the contract and binds the handlers, once; `listen`, `inject` and `openapi` do it
      * when needed. Throws `ConfigError` or `ContractError` naming what is wrong. No handler can

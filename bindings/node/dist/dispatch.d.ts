@@ -9,8 +9,11 @@
  */
 import type * as native from '../native';
 import { Request } from './request';
-/** A handler: what it returns (or its promise resolves to) becomes the answer. */
-export type Handler = (request: Request) => unknown;
+/**
+ * A handler: what it returns (or its promise resolves to) becomes the answer. A code-first
+ * route's handler takes a `Request` typed by the route's schemas.
+ */
+export type Handler<R = Request> = (request: R) => unknown;
 /** A handler bound to an operationId, with the status of its plain return values. */
 export interface Operation {
     handler: Handler;

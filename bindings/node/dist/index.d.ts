@@ -4,12 +4,13 @@
  * and telemetry, byte for byte as for every other language. See docs/node.md.
  */
 export { App } from './app';
-export type { Address, AppOptions, InjectOptions, InjectResponse, JsonSchema, ListenOptions, OperationOptions, RouteOptions, } from './app';
+export type { Address, AppOptions, InjectOptions, InjectResponse, JsonSchema, ListenOptions, OperationOptions, RouteOptions, RouteRequest, } from './app';
+export type { FromSchema } from './schema';
 export type { Handler } from './dispatch';
 export { ArmatureError, ConfigError, ContractError, ServerError } from './errors';
 export { Request } from './request';
-export type { Identity, Params } from './request';
-export { HttpError, Response } from './response';
+export type { ClientSpan, Identity, Params } from './request';
+export { HttpError, Reply } from './response';
 export type { Headers } from './response';
 /** The version of armature-core the addon was built from. */
 export declare const CORE_VERSION: string;

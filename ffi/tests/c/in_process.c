@@ -7,6 +7,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <pthread.h>
+
 #include "armature.h"
 #include "expect.h"
 #include "text.h"
@@ -45,12 +47,13 @@ static void hello(void *user_data, ArmatureRequest *req, ArmatureResponder *res)
     /* An outgoing call as a client span: its own span id, the request's trace and flags. Tracing
      * is off here, so nothing is recorded; core/tests/spans.rs checks what is exported. */
     ArmatureOutgoingCall *call = NULL;
-    const ArmatureStr none = {0};
-    const ArmatureStr get = {(const uint8_t *)"GET", 3};
-    const ArmatureStr url = {(const uint8_t *)"http://inventory/stock?token=x", 30};
-    EXPECT_STATUS(armature_request_begin_call(req, none, get, url, &call, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
+    EXPECT_STATUS(armature_request_begin_call(req, NULL, 0, ARMATURE_LIT("GET"), ARMATURE_LIT("http://inventory/stock?token=x"),
+                                              &call, NULL),
+                  ARMATURE_STATUS_INVALID_ARGUMENT);
     EXPECT(call == NULL);
-    EXPECT_STATUS(armature_request_begin_call(req, get, get, url, &call, NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_request_begin_call(req, ARMATURE_LIT("GET"), ARMATURE_LIT("GET"),
+                                              ARMATURE_LIT("http://inventory/stock?token=x"), &call, NULL),
+                  ARMATURE_STATUS_OK);
     uint8_t call3[ARMATURE_TRACEPARENT_LEN];
     EXPECT_STATUS(armature_outgoing_call_traceparent(call, call3, sizeof call3, NULL), ARMATURE_STATUS_OK);
     EXPECT_STATUS(armature_outgoing_call_traceparent(call, small, sizeof small, NULL), ARMATURE_STATUS_INVALID_ARGUMENT);
@@ -58,8 +61,8 @@ static void hello(void *user_data, ArmatureRequest *req, ArmatureResponder *res)
     EXPECT(memcmp(call3 + 36, traceparent.ptr + 36, 16) != 0 && memcmp(call3 + 36, call1 + 36, 16) != 0);
     EXPECT_STATUS(armature_outgoing_call_tracestate(call, &tracestate, NULL), ARMATURE_STATUS_NOT_FOUND);
     EXPECT(armature_outgoing_call_is_recording(call) == 0);
-    armature_outgoing_call_end(call, 200, none);
-    armature_outgoing_call_end(NULL, 0, none);
+    armature_outgoing_call_end(call, 200, NULL, 0);
+    armature_outgoing_call_end(NULL, 0, NULL, 0);
     Text body = {0};
     text_put(&body, "hello ", 6);
     text_put(&body, name.ptr, name.len);
@@ -86,6 +89,21 @@ static void echo(void *user_data, ArmatureRequest *req, ArmatureResponder *res) 
     armature_responder_respond(res, 200, LIT("application/json"), body.ptr, body.len, NULL);
     armature_request_free(req);
     armature_responder_free(res);
+}
+
+/* Pull mode in-process: takes until the queue closes, answering each request with its body. */
+static void *pull_until_closed(void *server) {
+    ArmaturePending batch[8];
+    for (;;) {
+        size_t taken = 0;
+        ArmatureStatus status = armature_server_take(server, batch, 8, -1, &taken, NULL);
+        for (size_t i = 0; i < taken; i++) echo(NULL, batch[i].request, batch[i].responder);
+        if (status == ARMATURE_STATUS_CLOSED) return NULL;
+        if (status != ARMATURE_STATUS_OK) {
+            failures++;
+            return NULL;
+        }
+    }
 }
 
 /* One in-process request; returns its status and writes its body and x-outgoing-traceparent. */
@@ -195,6 +213,22 @@ int main(void) {
                   ARMATURE_STATUS_NULL_ARGUMENT);
     EXPECT_STATUS(armature_response_status(NULL, NULL, NULL), ARMATURE_STATUS_NULL_ARGUMENT);
     armature_response_free(NULL);
+
+    /* Pull mode, in-process only: the host ends its taking loop by shutting down the server it
+     * never started, which closes the queue. */
+    ArmatureServer *pulled = NULL;
+    pthread_t taker;
+    EXPECT_STATUS(armature_server_new(config, contract, &pulled, NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_server_set_queued(pulled, LIT("echo"), NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_server_set_handler(pulled, LIT("hello"), hello, NULL, NULL, NULL), ARMATURE_STATUS_OK);
+    EXPECT_STATUS(armature_server_shutdown(pulled, NULL), ARMATURE_STATUS_NOT_STARTED); /* nothing built yet */
+    EXPECT(pthread_create(&taker, NULL, pull_until_closed, pulled) == 0);
+    EXPECT(inject(pulled, "POST", "/echo", "{\"x\":2}", &answer, &has_request_id) == 200);
+    EXPECT(answer.len == 7 && memcmp(answer.data, "{\"x\":2}", 7) == 0);
+    EXPECT_STATUS(armature_server_shutdown(pulled, NULL), ARMATURE_STATUS_OK);
+    EXPECT(pthread_join(taker, NULL) == 0); /* take answered CLOSED: the loop ended */
+    EXPECT(inject(pulled, "POST", "/echo", "{\"x\":3}", &answer, &has_request_id) == 503);
+    EXPECT_STATUS(armature_server_free(pulled, NULL), ARMATURE_STATUS_OK);
 
     free(answer.data);
     EXPECT_STATUS(armature_server_free(server, NULL), ARMATURE_STATUS_OK);
