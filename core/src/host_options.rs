@@ -155,4 +155,23 @@ mod tests {
         assert!(ids.contains(&"extra") && ids.contains(&"getUser"), "{ids:?}");
         assert_eq!(host.config().server.port, 0);
     }
+
+    /// What a binding's `listen(port)` / `run(port=)` gives wins over `ARMATURE_SERVER__PORT`
+    /// and `ARMATURE_SERVER__HOST`: code is the more specific of the two, as in every language.
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail returns its own large error type
+    fn a_port_given_in_code_wins_over_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("ARMATURE_SERVER__PORT", "9001");
+            jail.set_env("ARMATURE_SERVER__HOST", "0.0.0.0");
+            let contract = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/contract.yaml").into());
+            let options = HostOptions { contract_path: contract, ..HostOptions::default() };
+            let from_env = options.clone().load().unwrap();
+            assert_eq!((from_env.config().server.port, from_env.config().server.host.as_str()), (9001, "0.0.0.0"));
+            let options = HostOptions { port: Some(7007), host: Some("127.0.0.1".into()), ..options };
+            let from_code = options.load().unwrap();
+            assert_eq!((from_code.config().server.port, from_code.config().server.host.as_str()), (7007, "127.0.0.1"));
+            Ok(())
+        });
+    }
 }

@@ -3,7 +3,7 @@
 //! A request goes through, in order: request id, trace context, built-in endpoints, routing
 //! against the OpenAPI contract, request validation, the handler (in any language, through
 //! [`dispatch`]), response validation and error normalization into RFC 9457 problems.
-//! See `../shared/DESIGN.md` and the README.
+//! See docs/architecture.md and the README.
 //!
 //! ```no_run
 //! use armature_core::{App, Config, Contract, Handler, HandlerResponse};

@@ -1,14 +1,27 @@
 //! The pipeline through the in-process test client, on an OpenAPI 3.0 contract (the conformance
 //! suite covers 3.1 over HTTP). Problem bodies are snapshotted with insta.
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use armature_core::telemetry::access_log::LogWriter;
 use armature_core::testing::TestClient;
 use armature_core::{App, Config, Contract, Handler, HandlerResponse};
 use http::StatusCode;
 use serde_json::{json, Value};
 
 fn client_with(config: Config) -> TestClient {
+    client_logging_to(config, None)
+}
+
+/// The store client, its log lines written through `log` when given.
+fn client_logging_to(config: Config, log: Option<Arc<LogWriter>>) -> TestClient {
     let contract = Contract::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-3.0.yaml")).unwrap();
-    let app = App::builder(config)
+    let mut builder = App::builder(config);
+    if let Some(log) = log {
+        builder = builder.log_writer(log);
+    }
+    let app = builder
         .contract(contract)
         .handler(
             "createNote",
@@ -129,6 +142,35 @@ fn debug_mode_shows_response_violations() {
     snapshot_problem("response_violation_debug", response.json());
 }
 
+/// Under `enforce` the client gets a generic 500; the server's log says what was wrong, at warn.
+#[test]
+fn a_refused_response_is_logged_with_its_violations() {
+    let (writer, captured) = LogWriter::capture();
+    let client = client_logging_to(Config::default(), Some(Arc::new(writer)));
+    let response = client
+        .post("/notes")
+        .header("x-request-id", "leaky-1")
+        .json(&json!({"text": "leak", "secret": "s"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status, 500);
+    assert!(!response.text().contains("secret"), "the client sees no detail: {}", response.text());
+    assert!(captured.wait_for(2, Duration::from_secs(5)), "{:?}", captured.lines());
+    let reports: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["event"] == "response_validation")
+        .collect();
+    assert_eq!(reports.len(), 1, "{:?}", captured.lines());
+    let report = &reports[0];
+    assert_eq!((report["level"].as_str(), report["operation_id"].as_str()), (Some("warn"), Some("createNote")));
+    assert_eq!((report["request_id"].as_str(), report["refused"].as_bool()), (Some("leaky-1"), Some(true)));
+    assert_eq!(report["errors"][0]["location"], "response");
+    assert!(report["errors"][0]["pointer"].as_str().is_some_and(|p| p.contains("secret")), "{report}");
+    assert!(report["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "{report}");
+}
+
 #[test]
 fn report_mode_lets_the_response_through_and_counts_it() {
     let mut config = Config::default();
@@ -160,7 +202,7 @@ fn routing_problems() {
     snapshot_problem("not_found", not_found.json());
     let not_allowed = client().request(http::Method::DELETE, "/notes/1").send().unwrap();
     assert_eq!(not_allowed.status, 405);
-    assert_eq!(not_allowed.header("allow"), Some("GET"));
+    assert_eq!(not_allowed.header("allow"), Some("GET, HEAD"));
     snapshot_problem("method_not_allowed", not_allowed.json());
 }
 

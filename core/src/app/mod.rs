@@ -28,6 +28,7 @@ use crate::contract::{problem_responses, Contract, Operation, RouteMatch};
 use crate::dispatch::{Handler, HandlerRequest, Responder};
 use crate::path_params::PathParams;
 use crate::problem::{self, Problem, ProblemKind, RenderContext};
+use crate::telemetry::access_log::LogWriter;
 use crate::telemetry::recorder::{RouteLabel, Telemetry, TelemetryError};
 use crate::{answer, validation};
 use access::{AccessCell, AccessControl};
@@ -94,6 +95,7 @@ pub struct AppBuilder {
     contract: Option<Arc<Contract>>,
     config: Config,
     handlers: Vec<(String, Handler)>,
+    log: Option<Arc<LogWriter>>,
 }
 
 impl AppBuilder {
@@ -107,6 +109,14 @@ impl AppBuilder {
     /// host build several applications, or retry a failed start, without compiling it again.
     pub fn contract(mut self, contract: impl Into<Arc<Contract>>) -> Self {
         self.contract = Some(contract.into());
+        self
+    }
+
+    /// Writes the log lines (access, decision, response-validation) through `log` instead of
+    /// the writer `telemetry.access_log.target` names: for tests that read them
+    /// ([`LogWriter::capture`]) and hosts that collect them themselves.
+    pub fn log_writer(mut self, log: Arc<LogWriter>) -> Self {
+        self.log = Some(log);
         self
     }
 
@@ -125,7 +135,10 @@ impl AppBuilder {
             }
         }
         let operation_ids = contract.operations().iter().map(|o| Arc::from(o.id.as_str())).collect();
-        let telemetry = Telemetry::new(&self.config.telemetry)?;
+        let telemetry = match self.log {
+            Some(log) => Telemetry::with_writer(&self.config.telemetry, log)?,
+            None => Telemetry::new(&self.config.telemetry)?,
+        };
         let access = AccessControl::build(&self.config, &contract, None, telemetry.metrics())?;
         let served_contract = if self.config.contract.document_problems {
             // A reload re-reads the policy files but cannot add or remove the policy itself.
@@ -186,7 +199,7 @@ impl App {
     /// Starts building an application from a configuration; the contract comes from
     /// [`AppBuilder::contract`] or `contract.path`.
     pub fn builder(config: Config) -> AppBuilder {
-        AppBuilder { contract: None, config, handlers: Vec::new() }
+        AppBuilder { contract: None, config, handlers: Vec::new(), log: None }
     }
 
     /// The configuration.
@@ -302,6 +315,9 @@ impl App {
             Ok(response) => response,
             Err(problem) => self.problem_response(&problem, &context),
         };
+        if context.parts.method == Method::HEAD {
+            without_body(&mut response);
+        }
         if body_on_the_wire && !context.body_read {
             // hyper cannot reuse a connection whose request body is still unread, and closes it
             // after this response: saying so spares the client a request sent into a closing socket.
@@ -419,7 +435,8 @@ impl App {
         Ok(built)
     }
 
-    /// Finds the operation; 404 or 405 when there is none.
+    /// Finds the operation (a HEAD request finds the path's GET operation when it has no HEAD
+    /// one); 404 or 405 when there is none.
     fn route<'c, 'p>(&'c self, parts: &'p http::request::Parts) -> Result<(usize, CapturedParams<'c, 'p>), Problem> {
         let path = parts.uri.path();
         match self.inner.contract.route(&parts.method, path) {
@@ -510,23 +527,30 @@ impl App {
         if let Some(metrics) = inner.telemetry.metrics() {
             metrics.response_violation(&operation.id);
         }
-        if inner.config.validation.response == ResponseValidation::Enforce {
+        // Said in the log in both modes: under `enforce` the client only gets a generic 500 (the
+        // violations only with `errors.debug`), and the server must still say what was wrong.
+        let enforce = inner.config.validation.response == ResponseValidation::Enforce;
+        self.log_violations(&operation.id, request_id, &violations, enforce);
+        if enforce {
             return Err(Problem::new(
                 ProblemKind::ResponseValidation,
                 "The handler's response does not match the contract.",
             )
             .with_errors(violations));
         }
-        self.report_violations(&operation.id, request_id, &violations);
         Ok(response)
     }
 
-    /// Report mode: the response went out; say what was wrong with it, one JSON line in the log.
-    fn report_violations(&self, operation_id: &str, request_id: &str, violations: &[problem::Violation]) {
+    /// One warn-level JSON line in the log: the operation, the request id, each violation's
+    /// location, pointer and message, and whether the response was refused (`enforce`) or sent
+    /// (`report`).
+    fn log_violations(&self, operation_id: &str, request_id: &str, violations: &[problem::Violation], refused: bool) {
         let line = serde_json::json!({
+            "level": "warn",
             "event": "response_validation",
             "operation_id": operation_id,
             "request_id": request_id,
+            "refused": refused,
             "errors": violations,
         });
         self.inner.telemetry.log().write_line(line.to_string());
@@ -623,6 +647,15 @@ async fn dispatch(handler: &Handler, request: HandlerRequest) -> Result<HandlerR
         }
     };
     outcome.map_err(Problem::from)
+}
+
+/// The answer to a HEAD request: the GET answer's status and headers, with `content-length`
+/// saying how long its body is, and no body (RFC 9110 §9.3.2). Done here, not left to hyper, so
+/// in-process requests are answered alike.
+fn without_body(response: &mut Response<Full<Bytes>>) {
+    let length = response.body().size_hint().exact().unwrap_or(0);
+    response.headers_mut().entry(CONTENT_LENGTH).or_insert_with(|| HeaderValue::from(length));
+    *response.body_mut() = Full::new(Bytes::new());
 }
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {

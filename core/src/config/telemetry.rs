@@ -63,8 +63,8 @@ impl LogLevel {
     }
 }
 
-/// Where log lines go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// Where log lines go (access, decision and response-validation lines alike).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogTarget {
     /// Standard output (what container platforms collect).
@@ -72,6 +72,10 @@ pub enum LogTarget {
     Stdout,
     /// Standard error.
     Stderr,
+    /// Appended to this file, created when missing (`target: {file: logs/access.log}`, or
+    /// `ARMATURE_TELEMETRY__ACCESS_LOG__TARGET__FILE=...`): for test runs that keep their
+    /// output quiet, and hosts without a log collector.
+    File(PathBuf),
 }
 
 /// The access log: one JSON line per request.

@@ -171,13 +171,18 @@ impl LogWriter {
     ///
     /// If the thread cannot be started (the OS refused a thread at startup), the writer still
     /// works as a value but drops and counts every line; the service keeps running without an
-    /// access log rather than refusing to start over it.
-    pub fn start(target: LogTarget) -> LogWriter {
+    /// access log rather than refusing to start over it. A file that cannot be opened for
+    /// appending is an error: the configuration named it, and would silently log nowhere.
+    pub fn start(target: &LogTarget) -> io::Result<LogWriter> {
         let sink: Box<dyn Sink> = match target {
             LogTarget::Stdout => Box::new(StreamSink { out: BufWriter::with_capacity(WRITE_BUFFER, io::stdout()) }),
             LogTarget::Stderr => Box::new(StreamSink { out: BufWriter::with_capacity(WRITE_BUFFER, io::stderr()) }),
+            LogTarget::File(path) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+                Box::new(StreamSink { out: BufWriter::with_capacity(WRITE_BUFFER, file) })
+            }
         };
-        LogWriter::spawn(QUEUE_CAPACITY, sink)
+        Ok(LogWriter::spawn(QUEUE_CAPACITY, sink))
     }
 
     /// A writer that keeps its lines in memory, for tests; lines go through the same queue and
@@ -292,8 +297,10 @@ pub struct AccessRecord<'a> {
     /// data often enough that logging them turns the log into a secret store. Anything from a
     /// `?` on is cut off anyway, in case a caller passes a path-and-query.
     pub path: &'a str,
-    /// The `operationId` the request matched; `None` for requests that matched none.
-    pub operation: Option<&'a str>,
+    /// The `operationId` the request matched, else what metrics call it: `_unmatched` (no
+    /// operation, 404 or 405) or `_builtin` (`/health`, `/ready`, `/metrics`, `/openapi.json`):
+    /// one vocabulary in logs and metrics.
+    pub operation: &'a str,
     /// The status of the response sent.
     pub status: u16,
     /// Time from the request's arrival to its response.
@@ -398,7 +405,7 @@ pub fn access_line(record: &AccessRecord<'_>, now: SystemTime) -> String {
     out.extend_from_slice(b",\"path\":");
     push_json_str(&mut out, path);
     out.extend_from_slice(b",\"operation\":");
-    push_opt_json_str(&mut out, record.operation);
+    push_json_str(&mut out, record.operation);
     // Milliseconds with three decimals from integer microseconds: exact, and cheaper than
     // formatting a float.
     let micros = (record.duration.as_nanos() + 500) / 1000;
@@ -453,7 +460,7 @@ mod tests {
             trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
             method: &Method::GET,
             path: "/users/42",
-            operation: Some("getUser"),
+            operation: "getUser",
             status,
             duration: Duration::from_micros(1234),
             request_bytes: 0,
@@ -539,14 +546,14 @@ mod tests {
     #[test]
     fn unknowns_are_null_and_levels_follow_the_status() {
         let mut unrouted = record(404);
-        unrouted.operation = None;
+        unrouted.operation = crate::telemetry::metrics::UNMATCHED;
         unrouted.subject = None;
         unrouted.remote_addr = None;
         unrouted.duration = Duration::from_nanos(1_500);
         let line = access_line(&unrouted, fixed_time());
         assert_eq!(key_order(&line), KEYS);
         let map = parse(&line);
-        assert_eq!(map["operation"], serde_json::Value::Null);
+        assert_eq!(map["operation"], "_unmatched", "as metrics label it");
         assert_eq!(map["subject"], serde_json::Value::Null);
         assert_eq!(map["remote_addr"], serde_json::Value::Null);
         assert_eq!(map["level"], "warn");
@@ -668,6 +675,21 @@ mod tests {
             gate.1.notify_all();
         };
         (writer, CapturedLines { captured }, open)
+    }
+
+    #[test]
+    fn a_file_target_appends_and_a_file_that_cannot_be_opened_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("armature-log-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("access.log");
+        std::fs::write(&path, "earlier\n").unwrap();
+        let writer = LogWriter::start(&LogTarget::File(path.clone())).unwrap();
+        writer.write_line("one".to_owned());
+        writer.write_line("two".to_owned());
+        writer.shutdown();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "earlier\none\ntwo\n");
+        assert!(LogWriter::start(&LogTarget::File(dir.join("missing-dir/access.log"))).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -25,6 +25,14 @@ pub enum TelemetryError {
     /// The span exporter could not start (bad endpoint, zero timeout).
     #[error(transparent)]
     Spans(#[from] SpansError),
+    /// `telemetry.access_log.target` names a file that cannot be opened for appending.
+    #[error("telemetry.access_log.target: cannot append to {target:?}: {source}")]
+    LogFile {
+        /// The target.
+        target: crate::config::LogTarget,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// What a request was routed to, as telemetry labels it.
@@ -44,13 +52,13 @@ pub enum RouteLabel<'a> {
 }
 
 impl RouteLabel<'_> {
-    /// The `operation` label of metrics: operation ids come from the contract, never from the
-    /// request, so the label set stays bounded.
+    /// The `operation` label of metrics and of the access log: operation ids come from the
+    /// contract, never from the request, so the label set stays bounded.
     fn metric_label(&self) -> &str {
         match self {
             RouteLabel::Operation { id, .. } => id,
-            RouteLabel::Builtin => "_builtin",
-            RouteLabel::Unmatched => "_unmatched",
+            RouteLabel::Builtin => super::metrics::BUILTIN,
+            RouteLabel::Unmatched => super::metrics::UNMATCHED,
         }
     }
 }
@@ -129,7 +137,10 @@ impl Telemetry {
     /// Starts what `config` turns on. The log writer always starts (one thread): decision logs and
     /// response-validation reports use it even when the access log is off.
     pub fn new(config: &TelemetryConfig) -> Result<Telemetry, TelemetryError> {
-        Self::with_writer(config, Arc::new(LogWriter::start(config.access_log.target)))
+        let target = &config.access_log.target;
+        let log =
+            LogWriter::start(target).map_err(|source| TelemetryError::LogFile { target: target.clone(), source })?;
+        Self::with_writer(config, Arc::new(log))
     }
 
     /// As [`Telemetry::new`], writing log lines through `log` (tests capture them this way).
@@ -190,10 +201,7 @@ impl Telemetry {
                 trace_id: finished.trace.trace_id.hex().as_str(),
                 method: finished.method,
                 path: finished.path,
-                operation: match finished.route {
-                    RouteLabel::Operation { id, .. } => Some(id),
-                    _ => None,
-                },
+                operation: finished.route.metric_label(),
                 status: finished.status,
                 duration,
                 request_bytes: finished.request_bytes,
