@@ -2,10 +2,11 @@
 
 import * as native from '../native'
 import { drain, type Handler, type Operation } from './dispatch'
+import type { Request } from './request'
+import type { BodyOf, JsonSchema, PathParamsOf, QueryParamsOf } from './schema'
 import { ConfigError, ContractError, native as call, translate } from './errors'
 
-/** A JSON Schema (core validates requests and responses against it). */
-export type JsonSchema = Record<string, unknown> | boolean
+export type { JsonSchema } from './schema'
 
 /** Where the contract and the configuration come from. */
 export interface AppOptions {
@@ -43,6 +44,20 @@ export interface RouteOptions extends OperationOptions {
   /** Response schemas by status (`{ 200: schema }`). */
   response?: Record<number, JsonSchema>
 }
+
+/**
+ * The request a code-first route's handler gets: its path parameters (every `{name}` of the path,
+ * typed by its schema in `params`, else a string), its query parameters (typed by `query`;
+ * optional unless a schema has a `default`) and its JSON body (typed by `body`).
+ */
+export type RouteRequest<P extends string, O> = Request<
+  PathParamsOf<P, O extends { params: infer S } ? S : Record<never, never>>,
+  O extends { query: infer Q } ? QueryParamsOf<Q> : Record<string, unknown>,
+  O extends { body: infer B } ? BodyOf<B> : unknown
+>
+
+/** Any handler, whatever request type it was declared with (routes store them untyped). */
+type AnyHandler = (request: never) => unknown
 
 /** Where `listen` binds; the configuration's `server.host` and `server.port` otherwise. */
 export interface ListenOptions {
@@ -117,8 +132,20 @@ export class App {
     return this
   }
 
-  /** Declares an operation in code, adds it to the served contract, and binds `handler`. */
-  route(method: string, path: string, options: RouteOptions, handler: Handler): this {
+  /**
+   * Declares an operation in code, adds it to the served contract, and binds `handler`, whose
+   * request is typed by the route's schemas (see `RouteRequest`).
+   */
+  route<const P extends string, const O extends RouteOptions>(
+    method: string,
+    path: P,
+    options: O,
+    handler: Handler<RouteRequest<P, O>>,
+  ): this {
+    return this.#declare(method, path, options, handler)
+  }
+
+  #declare(method: string, path: string, options: RouteOptions, handler: AnyHandler): this {
     const operationId = options.operationId ?? native.defaultOperationId(method, path)
     const status = options.status ?? 200
     const spec: Record<string, unknown> = { method: method.toUpperCase(), path, operation_id: operationId }
@@ -129,43 +156,43 @@ export class App {
     if (options.response !== undefined) {
       spec.responses = Object.entries(options.response).map(([code, schema]) => ({ status: Number(code), schema }))
     }
-    this.#bind(operationId, handler, status)
+    this.#bind(operationId, handler as unknown as Handler, status)
     this.#declared.push(spec)
     return this
   }
 
   /** `route('GET', path, options, handler)`. */
-  get(path: string, handler: Handler): this
-  get(path: string, options: RouteOptions, handler: Handler): this
-  get(path: string, ...rest: [Handler] | [RouteOptions, Handler]): this {
+  get<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this
+  get<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this
+  get(path: string, ...rest: [AnyHandler] | [RouteOptions, AnyHandler]): this {
     return this.#route('GET', path, rest)
   }
 
   /** `route('POST', path, options, handler)`. */
-  post(path: string, handler: Handler): this
-  post(path: string, options: RouteOptions, handler: Handler): this
-  post(path: string, ...rest: [Handler] | [RouteOptions, Handler]): this {
+  post<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this
+  post<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this
+  post(path: string, ...rest: [AnyHandler] | [RouteOptions, AnyHandler]): this {
     return this.#route('POST', path, rest)
   }
 
   /** `route('PUT', path, options, handler)`. */
-  put(path: string, handler: Handler): this
-  put(path: string, options: RouteOptions, handler: Handler): this
-  put(path: string, ...rest: [Handler] | [RouteOptions, Handler]): this {
+  put<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this
+  put<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this
+  put(path: string, ...rest: [AnyHandler] | [RouteOptions, AnyHandler]): this {
     return this.#route('PUT', path, rest)
   }
 
   /** `route('PATCH', path, options, handler)`. */
-  patch(path: string, handler: Handler): this
-  patch(path: string, options: RouteOptions, handler: Handler): this
-  patch(path: string, ...rest: [Handler] | [RouteOptions, Handler]): this {
+  patch<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this
+  patch<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this
+  patch(path: string, ...rest: [AnyHandler] | [RouteOptions, AnyHandler]): this {
     return this.#route('PATCH', path, rest)
   }
 
   /** `route('DELETE', path, options, handler)`. */
-  delete(path: string, handler: Handler): this
-  delete(path: string, options: RouteOptions, handler: Handler): this
-  delete(path: string, ...rest: [Handler] | [RouteOptions, Handler]): this {
+  delete<const P extends string>(path: P, handler: Handler<RouteRequest<P, object>>): this
+  delete<const P extends string, const O extends RouteOptions>(path: P, options: O, handler: Handler<RouteRequest<P, O>>): this
+  delete(path: string, ...rest: [AnyHandler] | [RouteOptions, AnyHandler]): this {
     return this.#route('DELETE', path, rest)
   }
 
@@ -263,9 +290,9 @@ export class App {
     })
   }
 
-  #route(method: string, path: string, rest: [Handler] | [RouteOptions, Handler]): this {
+  #route(method: string, path: string, rest: [AnyHandler] | [RouteOptions, AnyHandler]): this {
     const [options, handler] = rest.length === 1 ? [{}, rest[0]] : rest
-    return this.route(method, path, options, handler)
+    return this.#declare(method, path, options, handler)
   }
 
   #bind(operationId: string, handler: Handler, status: number): void {

@@ -9,15 +9,18 @@
  */
 
 import type * as native from '../native'
-import { BODY_BINARY, BODY_JSON, BODY_NOTHING, BODY_TEXT } from '../native'
+import { BODY_BINARY, BODY_EXACT, BODY_JSON, BODY_NOTHING, BODY_TEXT } from '../native'
 import { Request } from './request'
-import { HttpError, Response } from './response'
+import { HttpError, Reply } from './response'
 
 /** Requests taken per call to the queue; more are taken in further calls of the same drain. */
 const BATCH = 256
 
-/** A handler: what it returns (or its promise resolves to) becomes the answer. */
-export type Handler = (request: Request) => unknown
+/**
+ * A handler: what it returns (or its promise resolves to) becomes the answer. A code-first
+ * route's handler takes a `Request` typed by the route's schemas.
+ */
+export type Handler<R = Request> = (request: R) => unknown
 
 /** A handler bound to an operationId, with the status of its plain return values. */
 export interface Operation {
@@ -64,8 +67,10 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 /** Answers with what a handler returned. */
 function answer(request: native.Request, status: number, result: unknown): void {
   try {
-    if (result instanceof Response) {
+    if (result instanceof Reply) {
       send(request, result.status, result.body, flatten(result.headers))
+    } else if (isFetchResponse(result)) {
+      sendFetchResponse(request, result)
     } else {
       send(request, status, result, undefined)
     }
@@ -73,6 +78,31 @@ function answer(request: native.Request, status: number, result: unknown): void 
     // A result that cannot be sent (not serializable, a refused header) is a handler failure.
     if (!request.answered) fail(request, error)
   }
+}
+
+/** Whether `value` is a standard fetch `Response` (what Hono and modern Node code return). */
+function isFetchResponse(value: unknown): value is globalThis.Response {
+  return typeof globalThis.Response === 'function' && value instanceof globalThis.Response
+}
+
+/** A fetch `Response`: its status, its headers (its own content type among them), its body as it
+ * is. Reading the body is asynchronous, so the answer goes when it has been read. */
+function sendFetchResponse(request: native.Request, response: globalThis.Response): void {
+  const headers: string[] = []
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers.push(name, value)
+  })
+  for (const cookie of response.headers.getSetCookie()) headers.push('set-cookie', cookie)
+  response.arrayBuffer().then(
+    (body) => {
+      try {
+        request.answer(response.status, BODY_EXACT, Buffer.from(body), headers)
+      } catch (error) {
+        if (!request.answered) fail(request, error)
+      }
+    },
+    (error: unknown) => fail(request, error),
+  )
 }
 
 /**
@@ -90,8 +120,29 @@ function send(request: native.Request, status: number, body: unknown, headers: s
   } else {
     const json = JSON.stringify(body)
     if (json === undefined) throw new TypeError(`the handler's result is not JSON-serializable: ${typeof body}`)
+    // `{}` in the text may be a Map, a Set or an object JSON cannot see into, written as {} by
+    // accident: look closer, only then (an honest empty object costs one more pass).
+    if (json.includes('{}')) refuseAccidentalEmpty(body)
     request.answer(status, BODY_JSON, json, headers)
   }
+}
+
+/**
+ * Throws, naming the type, when `body` holds a value `JSON.stringify` writes as `{}` although it
+ * is not an empty object: a Map, a Set, or any other object whose class has no `toJSON` and
+ * which has no enumerable property of its own. Sent, the client would get `{}` silently.
+ */
+function refuseAccidentalEmpty(body: unknown): void {
+  JSON.stringify(body, function (key: string, value: unknown) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return value
+    const prototype = Object.getPrototypeOf(value) as object | null
+    if (prototype === Object.prototype || prototype === null) return value
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function' || Object.keys(value).length > 0) return value
+    const type = (value as object).constructor?.name ?? 'object'
+    const where = key === '' ? 'the handler returned' : `the handler's result holds at "${key}"`
+    const hint = value instanceof Map ? ' (convert it: Object.fromEntries(map))' : value instanceof Set ? ' (convert it: [...set])' : ''
+    throw new TypeError(`${where} a ${type}, which JSON would write as {}${hint}`)
+  })
 }
 
 function flatten(headers: Record<string, string>): string[] {

@@ -14,12 +14,14 @@ export type {
   ListenOptions,
   OperationOptions,
   RouteOptions,
+  RouteRequest,
 } from './app'
+export type { FromSchema } from './schema'
 export type { Handler } from './dispatch'
 export { ArmatureError, ConfigError, ContractError, ServerError } from './errors'
 export { Request } from './request'
-export type { Identity, Params } from './request'
-export { HttpError, Response } from './response'
+export type { ClientSpan, Identity, Params } from './request'
+export { HttpError, Reply } from './response'
 export type { Headers } from './response'
 
 import { CORE_VERSION as coreVersion } from '../native'

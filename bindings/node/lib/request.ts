@@ -1,3 +1,7 @@
+/// <reference types="node" />
+// The reference keeps `Buffer` resolvable in the emitted declarations for a consumer whose
+// TypeScript (6 and later) no longer includes @types packages it was not asked for.
+
 /** One request as a handler sees it: read from core when asked for, then kept. */
 
 import type * as native from '../native'
@@ -14,22 +18,29 @@ export interface Identity {
   scopes: string[]
 }
 
-/** Parameters the contract declares, decoded and typed as its schemas say. */
-export interface Params {
+/**
+ * Parameters the contract declares, decoded and typed as its schemas say. For a code-first route
+ * (`app.get(path, { params, query }, handler)`) `P` and `Q` are the types its schemas give.
+ */
+export interface Params<P = Record<string, unknown>, Q = Record<string, unknown>> {
   /** Path parameters by name. */
-  path: Record<string, unknown>
+  path: P
   /** Query parameters by name (absent optional ones missing, or their schema default). */
-  query: Record<string, unknown>
+  query: Q
   /** Header parameters by the name the contract gives. */
   header: Record<string, unknown>
   /** Cookie parameters by name. */
   cookie: Record<string, unknown>
 }
 
-/** A request that passed the whole pipeline: routing, identity, policy, validation. */
-export class Request {
+/**
+ * A request that passed the whole pipeline: routing, identity, policy, validation. A code-first
+ * route's handler gets its path (`P`) and query (`Q`) parameters and its JSON body (`B`) typed
+ * from the route's schemas; a contract-first operation's are `unknown` values by name.
+ */
+export class Request<P = Record<string, unknown>, Q = Record<string, unknown>, B = unknown> {
   readonly #native: native.Request
-  #params: Params | undefined
+  #params: Params<P, Q> | undefined
   #headers: Record<string, string> | undefined
   #cookies: Record<string, string> | undefined
   #body: Buffer | undefined
@@ -60,12 +71,13 @@ export class Request {
   }
 
   /** Path, query, header and cookie parameters, typed. */
-  get params(): Params {
+  get params(): Params<P, Q> {
     if (this.#params === undefined) {
       const request = this.#native
+      // Core decoded and validated them against the same schemas the types come from.
       this.#params = {
-        path: request.pathParams,
-        query: request.query,
+        path: request.pathParams as P,
+        query: request.query as Q,
         header: request.headerParams,
         cookie: request.cookieParams,
       }
@@ -105,7 +117,7 @@ export class Request {
    * The body as JSON: what core parsed and validated against the contract when it declares a
    * JSON body; null without a body; throws when it is not JSON.
    */
-  json<T = unknown>(): T {
+  json<T = B>(): T {
     return this.#native.json() as T
   }
 
@@ -124,9 +136,54 @@ export class Request {
     return this.#native.spanId
   }
 
-  /** The `traceparent` header value for an outgoing call made while handling this request. */
+  /** The caller's span id, when a valid `traceparent` came in; null otherwise. */
+  get parentSpanId(): string | null {
+    return this.#native.parentSpanId ?? null
+  }
+
+  /** The trace-flags byte: bit 0 sampled, bit 1 random trace id. */
+  get traceFlags(): number {
+    return this.#native.traceFlags
+  }
+
+  /** Whether the trace is sampled (this request's span is recorded when tracing is on). */
+  get sampled(): boolean {
+    return this.#native.sampled
+  }
+
+  /** The validated, normalized `tracestate` of the request; null when it had none. */
+  get tracestate(): string | null {
+    return this.#native.tracestate ?? null
+  }
+
+  /**
+   * The `traceparent` to send on an outgoing call: this trace, and a new span id for each call
+   * (its own child of this request's span). The headers to send are `outgoingHeaders()`.
+   */
   traceparent(): string {
     return this.#native.traceparent()
+  }
+
+  /**
+   * The headers to send on an outgoing call made while handling this request: `traceparent` with
+   * a new span id (each call its own child of this request's span) and, when the request had one,
+   * `tracestate`. No span is exported for the call; `clientSpan` does that.
+   *
+   * ```ts
+   * const stock = await fetch(url, { headers: req.outgoingHeaders() })
+   * ```
+   */
+  outgoingHeaders(): Record<string, string> {
+    return this.#native.outgoingHeaders()
+  }
+
+  /**
+   * Begins an outgoing call exported as a client span when this request's span is recorded (the
+   * same span docs/telemetry.md describes for every language): send `span.headers` on the call,
+   * then `span.end(status)`, or `span.end(undefined, 'timeout')` when it failed.
+   */
+  clientSpan(name: string, options: { method?: string; url?: string } = {}): ClientSpan {
+    return this.#native.clientSpan(name, options.method, options.url)
   }
 
   /** Who is calling. */
@@ -139,6 +196,9 @@ export class Request {
     return this.#native.subject
   }
 }
+
+/** One outgoing call, exported as a client span when it ends (see `Request.clientSpan`). */
+export type ClientSpan = native.ClientSpan
 
 function pairs(list: string[]): Record<string, string> {
   const record: Record<string, string> = {}

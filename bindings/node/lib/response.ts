@@ -4,15 +4,18 @@
 export type Headers = Record<string, string>
 
 /**
- * A response with its own status and headers. The body is sent as a plain return value would
+ * An answer with its own status and headers. The body is sent as a plain return value would
  * be: an object or array as JSON, a string as text, a Buffer or Uint8Array as bytes, null or
  * undefined as no body. A `content-type` among `headers` wins.
  *
  * ```ts
- * return new Response(201, { id: 1 }, { location: '/users/1' })
+ * return new Reply(201, { id: 1 }, { location: '/users/1' })
  * ```
+ *
+ * Named `Reply`, not `Response`: the standard fetch `Response` (`new Response(body, init)`) is a
+ * global of its own, which a handler may return too.
  */
-export class Response {
+export class Reply {
   constructor(
     /** The status, 200-599. */
     readonly status: number = 200,

@@ -17,7 +17,9 @@ async function main() {
   if (!dts.includes('export declare class Service')) {
     throw new Error(`no type definitions of the addon in ${typeDefDir}: was it compiled with NAPI_TYPE_DEF_TMP_FOLDER set?`)
   }
-  writeFileSync(output, dts)
+  // The addon's declarations use Buffer: a consumer's TypeScript (6 and later) no longer includes
+  // @types/node unless asked, so the file asks for it (the package depends on @types/node).
+  writeFileSync(output, `/// <reference types="node" />\n${dts}`)
 }
 
 main().catch((error) => {

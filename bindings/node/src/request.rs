@@ -8,6 +8,8 @@
 use armature_core::answer::{self, Answer, Body, InvalidAnswer};
 use armature_core::contract::params::cookie_pairs;
 use armature_core::dispatch::RespondError;
+use armature_core::telemetry::client_spans::OutgoingCall;
+use armature_core::trace_context;
 use armature_core::{HandlerError, HandlerOutcome, HandlerRequest, PendingRequest, Responder};
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, Either};
@@ -43,6 +45,49 @@ impl Request {
     }
 }
 
+/// One outgoing call; exported as a client span when it ends (and the request is recorded).
+#[napi]
+pub struct ClientSpan {
+    call: Option<OutgoingCall>,
+}
+
+#[napi]
+impl ClientSpan {
+    /// The headers to send on the call: `traceparent` (this call's span id) and `tracestate`.
+    #[napi(getter, ts_return_type = "Record<string, string>")]
+    pub fn headers(&self) -> Result<Value> {
+        let call = self.call.as_ref().ok_or_else(|| error(STATE, "this client span has already ended"))?;
+        let mut headers = Map::new();
+        headers.insert(trace_context::TRACEPARENT.into(), Value::String(call.context().traceparent.clone()));
+        if let Some(tracestate) = &call.context().tracestate {
+            headers.insert(trace_context::TRACESTATE.into(), Value::String(tracestate.clone()));
+        }
+        Ok(Value::Object(headers))
+    }
+
+    /// This call's span id, 16 hex digits.
+    #[napi(getter)]
+    pub fn span_id(&self) -> Result<String> {
+        let call = self.call.as_ref().ok_or_else(|| error(STATE, "this client span has already ended"))?;
+        Ok(call.context().span_id.to_string())
+    }
+
+    /// Whether the span is exported (the request's span is recorded).
+    #[napi(getter)]
+    pub fn recording(&self) -> bool {
+        self.call.as_ref().is_some_and(OutgoingCall::is_recording)
+    }
+
+    /// Ends the call: `status` is the answer's status (none when no answer came), `errorType`
+    /// why it failed (e.g. `timeout`). Later calls do nothing.
+    #[napi]
+    pub fn end(&mut self, status: Option<u32>, error_type: Option<String>) {
+        if let Some(call) = self.call.take() {
+            call.end(status.and_then(|s| u16::try_from(s).ok()), error_type.as_deref());
+        }
+    }
+}
+
 /// What `answer`'s `kind` says the body is: the plain value a handler returned (see
 /// lib/dispatch.ts), for core's answer rule to give its content type.
 #[napi]
@@ -56,6 +101,9 @@ pub const BODY_BINARY: u32 = 2;
 /// Any other value, as `JSON.stringify` wrote it.
 #[napi]
 pub const BODY_JSON: u32 = 3;
+/// These bytes with only the content type a header names (a fetch `Response`'s body).
+#[napi]
+pub const BODY_EXACT: u32 = 4;
 
 fn body_of(kind: u32, body: Option<Either<String, Buffer>>) -> Result<Body> {
     let bytes = match body {
@@ -68,6 +116,7 @@ fn body_of(kind: u32, body: Option<Either<String, Buffer>>) -> Result<Body> {
         BODY_TEXT => Body::Text(bytes),
         BODY_BINARY => Body::Binary(bytes),
         BODY_JSON => Body::Json(bytes),
+        BODY_EXACT => Body::Exact(bytes),
         other => return Err(error(INVALID, format!("{other} is not a body kind"))),
     })
 }
@@ -124,10 +173,61 @@ impl Request {
         self.inner.trace.span_id.to_string()
     }
 
-    /// The `traceparent` header for an outgoing call made while handling this request.
+    /// The caller's span id, when a valid `traceparent` came in.
+    #[napi(getter)]
+    pub fn parent_span_id(&self) -> Option<String> {
+        self.inner.trace.parent_span_id.map(|id| id.to_string())
+    }
+
+    /// The trace-flags byte: bit 0 sampled, bit 1 random trace id.
+    #[napi(getter)]
+    pub fn trace_flags(&self) -> u32 {
+        u32::from(self.inner.trace.flags)
+    }
+
+    /// Whether the trace is sampled (this request's span is recorded when tracing is on).
+    #[napi(getter)]
+    pub fn sampled(&self) -> bool {
+        self.inner.trace.sampled()
+    }
+
+    /// The validated, normalized `tracestate`, when the request had one.
+    #[napi(getter)]
+    pub fn tracestate(&self) -> Option<&str> {
+        self.inner.trace.tracestate.as_deref()
+    }
+
+    /// The `traceparent` to send on an outgoing call: this trace, and a new span id for the call
+    /// (each call its own child of this request's span). Not the server span's own: the
+    /// response's `traceparent` names that.
     #[napi]
     pub fn traceparent(&self) -> String {
-        self.inner.trace.traceparent()
+        self.inner.trace.outgoing().traceparent
+    }
+
+    /// The headers to send on an outgoing call: `traceparent` with a new span id and, when the
+    /// request had one, `tracestate`. No span is exported for the call: `clientSpan` does that.
+    #[napi(ts_return_type = "Record<string, string>")]
+    pub fn outgoing_headers(&self) -> Value {
+        let outgoing = self.inner.trace.outgoing();
+        let mut headers = Map::new();
+        headers.insert(trace_context::TRACEPARENT.into(), Value::String(outgoing.traceparent));
+        if let Some(tracestate) = outgoing.tracestate {
+            headers.insert(trace_context::TRACESTATE.into(), Value::String(tracestate));
+        }
+        Value::Object(headers)
+    }
+
+    /// Begins an outgoing call exported as a client span when this request's span is recorded:
+    /// send its `headers` on the call, then `end` it with the answer's status. `name` names the
+    /// span (the method, by the HTTP client convention); `method` and `url` become attributes.
+    #[napi]
+    pub fn client_span(&self, name: String, method: Option<String>, url: Option<String>) -> Result<ClientSpan> {
+        let call = self
+            .inner
+            .begin_outgoing_call(&name, method.as_deref(), url.as_deref())
+            .map_err(|e| error(INVALID, e.to_string()))?;
+        Ok(ClientSpan { call: Some(call) })
     }
 
     /// Path parameters, decoded and typed as the contract declares them.

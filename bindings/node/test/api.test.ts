@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { test } from 'node:test'
 
-import { App, ConfigError, ContractError, HttpError, Response, ServerError, type Request } from '@armature/core'
+import { App, ConfigError, ContractError, HttpError, Reply, ServerError, type Request } from '@armature/core'
 
 test('a code-first route answers JSON with typed path parameters', async () => {
   const app = new App()
@@ -42,12 +42,12 @@ test('a response schema is enforced on what the handler returns', async () => {
   assert.match(response.json<{ type: string }>().type, /response-validation/)
 })
 
-test('strings are text, Buffers are bytes, null is 204, Response sets status and headers', async () => {
+test('strings are text, Buffers are bytes, null is 204, Reply sets status and headers', async () => {
   const app = new App()
   app.get('/text', () => 'hello')
   app.get('/bytes', () => Buffer.from([1, 2, 3]))
   app.get('/none', () => undefined)
-  app.get('/custom', () => new Response(202, { queued: true }, { 'x-queue': 'a', 'content-type': 'application/vnd.x+json' }))
+  app.get('/custom', () => new Reply(202, { queued: true }, { 'x-queue': 'a', 'content-type': 'application/vnd.x+json' }))
   const text = await app.inject({ url: '/text' })
   assert.equal(text.headers['content-type'], 'text/plain; charset=utf-8')
   assert.equal(text.body, 'hello')
@@ -62,6 +62,53 @@ test('strings are text, Buffers are bytes, null is 204, Response sets status and
   assert.deepEqual(custom.json(), { queued: true })
 })
 
+test('a standard fetch Response is answered as it is', async () => {
+  const app = new App()
+  app.get('/fetch', () => new globalThis.Response('hi', { status: 202, headers: { 'x-from': 'fetch' } }))
+  app.get('/fetch-json', () => globalThis.Response.json({ ok: true }, { status: 201 }))
+  app.get('/fetch-empty', () => new globalThis.Response(null, { status: 204 }))
+  const text = await app.inject({ url: '/fetch' })
+  assert.equal(text.statusCode, 202)
+  assert.equal(text.body, 'hi')
+  assert.equal(text.headers['x-from'], 'fetch')
+  assert.equal(text.headers['content-type'], 'text/plain;charset=UTF-8')
+  const json = await app.inject({ url: '/fetch-json' })
+  assert.equal(json.statusCode, 201)
+  assert.deepEqual(json.json(), { ok: true })
+  assert.equal(json.headers['content-type'], 'application/json')
+  const empty = await app.inject({ url: '/fetch-empty' })
+  assert.equal(empty.statusCode, 204)
+  assert.equal(empty.body, '')
+})
+
+test('a value JSON would write as {} by accident is refused, naming its type', async () => {
+  class Opaque {
+    #secret = 1
+    get secret(): number {
+      return this.#secret
+    }
+  }
+  process.env.ARMATURE_ERRORS__DEBUG = 'true' // the reason in the problem body
+  const app = new App()
+  app.get('/map', () => new Map([['a', 1]]))
+  app.get('/set', () => ({ tags: new Set(['a']) }))
+  app.get('/opaque', () => new Opaque())
+  app.get('/fine', () => ({ empty: {}, date: new Date(0), list: [] }))
+  try {
+    for (const [url, type] of [['/map', 'Map'], ['/set', 'Set'], ['/opaque', 'Opaque']] as const) {
+      const refused = await app.inject({ url })
+      assert.equal(refused.statusCode, 500, url)
+      assert.equal(refused.json<{ type: string }>().type, 'https://armature.dev/problems/handler-error', url)
+      assert.match(refused.body, new RegExp(`a ${type}, which JSON would write as \\{\\}`), url)
+    }
+  } finally {
+    delete process.env.ARMATURE_ERRORS__DEBUG
+  }
+  const fine = await app.inject({ url: '/fine' })
+  assert.equal(fine.statusCode, 200, fine.body)
+  assert.equal(fine.body, '{"empty":{},"date":"1970-01-01T00:00:00.000Z","list":[]}')
+})
+
 test('HttpError is a refusal, any other throw or rejection a 500 handler-error', async () => {
   const app = new App()
   app.get('/refuse', () => {
@@ -71,8 +118,8 @@ test('HttpError is a refusal, any other throw or rejection a 500 handler-error',
     throw new Error('boom')
   })
   app.get('/reject', async () => Promise.reject(new TypeError('late boom')))
-  app.get('/bad-status', () => new Response(99, 'x'))
-  app.get('/bad-header', () => new Response(200, 'x', { 'content-length': '1' }))
+  app.get('/bad-status', () => new Reply(99, 'x'))
+  app.get('/bad-header', () => new Reply(200, 'x', { 'content-length': '1' }))
   app.get('/cycle', () => {
     const value: Record<string, unknown> = {}
     value.self = value
@@ -101,6 +148,13 @@ test('the request exposes headers, cookies, body, ids and the trace', async () =
       text: req.text,
       query: req.queryString,
       traceparent: req.traceparent(),
+      outgoing: req.outgoingHeaders(),
+      recording: (() => {
+        const span = req.clientSpan('GET', { method: 'GET', url: 'http://inventory/stock' })
+        const seen = { headers: span.headers, spanId: span.spanId, recording: span.recording }
+        span.end(200)
+        return seen
+      })(),
       identity: req.identity.kind,
     }
   })
@@ -121,7 +175,20 @@ test('the request exposes headers, cookies, body, ids and the trace', async () =
   assert.equal(seen?.requestId, 'req-1')
   assert.match(seen?.traceId ?? '', /^[0-9a-f]{32}$/)
   assert.match(seen?.spanId ?? '', /^[0-9a-f]{16}$/)
-  assert.equal(body.traceparent, `00-${seen?.traceId}-${seen?.spanId}-03`)  // a new trace: sampled, random trace id
+  // An outgoing call: this trace and its flags (a new trace: sampled, random trace id), a span of its own.
+  assert.match(String(body.traceparent), new RegExp(`^00-${seen?.traceId}-[0-9a-f]{16}-03$`))
+  assert.notEqual(body.traceparent, `00-${seen?.traceId}-${seen?.spanId}-03`)
+  const outgoing = body.outgoing as Record<string, string>
+  assert.match(outgoing.traceparent ?? '', new RegExp(`^00-${seen?.traceId}-[0-9a-f]{16}-03$`))
+  assert.notEqual(outgoing.traceparent, body.traceparent, 'each call gets a span id of its own')
+  assert.equal(outgoing.tracestate, undefined, 'the request had no tracestate')
+  const span = body.recording as { headers: Record<string, string>; spanId: string; recording: boolean }
+  assert.equal(span.headers.traceparent, `00-${seen?.traceId}-${span.spanId}-03`)
+  assert.equal(span.recording, false, 'tracing is off')
+  assert.equal(seen?.traceFlags, 3)
+  assert.equal(seen?.sampled, true)
+  assert.equal(seen?.tracestate, null)
+  assert.equal(seen?.parentSpanId, null)
   assert.equal(response.headers['x-request-id'], 'req-1')
 })
 

@@ -10,7 +10,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as path from 'node:path'
 
-import { App, HttpError, Response, type Request } from '@armature/core'
+import { App, HttpError, Reply, type Request } from '@armature/core'
 
 /** The repository's conformance/ folder (this file runs from bindings/node/dist-test/test). */
 export const CONFORMANCE = path.resolve(__dirname, '../../../../conformance')
@@ -30,7 +30,7 @@ export function conformanceApp(): App {
   const noContent = (): null => null
   const whoami = (req: Request): unknown => req.identity
   app
-    .operation('plaintext', () => new Response(200, 'Hello, World!', { 'content-type': 'text/plain' }))
+    .operation('plaintext', () => new Reply(200, 'Hello, World!', { 'content-type': 'text/plain' }))
     .operation('json', () => ({ message: 'Hello, World!' }))
     .operation('getUser', (req) => ({ id: req.params.path.id, name: 'Alice', email: 'alice@example.com', age: 30 }))
     .operation('createUser', { status: 201 }, (req) => ({ ...withoutPassword(req.json<User>()), id: 1 }))
@@ -44,8 +44,8 @@ export function conformanceApp(): App {
       return Object.fromEntries(Object.entries(echoed).filter(([, value]) => value !== undefined))
     })
     .operation('getItems', (req) => ({ ids: req.params.path.ids }))
-    .operation('createPet', (req) => new Response(201, req.body, { 'content-type': 'application/json' }))
-    .operation('echoText', (req) => new Response(200, req.body, { 'content-type': 'text/plain' }))
+    .operation('createPet', (req) => new Reply(201, req.body, { 'content-type': 'application/json' }))
+    .operation('echoText', (req) => new Reply(200, req.body, { 'content-type': 'text/plain' }))
     .operation('context', (req) => ({
       operation_id: req.operationId,
       method: req.method,
@@ -54,7 +54,7 @@ export function conformanceApp(): App {
       trace_id: req.traceId,
     }))
     .operation('brokenResponse', () => ({ message: 42 }))
-    .operation('undocumentedStatus', () => new Response(418, {}))
+    .operation('undocumentedStatus', () => new Reply(418, {}))
     .operation('failingHandler', () => {
       throw new Error('database exploded')
     })
@@ -86,10 +86,16 @@ export function conformanceApp(): App {
     }))
     .operation('policyError', () => ({ message: 'the policy should have refused this' }))
     // A string's own content type is text/plain; the header names another, which wins.
-    .operation('contentTypeBoth', () => new Response(200, 'a,b', { 'Content-Type': 'text/csv' }))
-    .operation('mixedCaseHeaders', () => new Response(200, 'a,b', { 'content-TYPE': 'text/csv', 'X-Custom-HEADER': 'yes' }))
+    .operation('contentTypeBoth', () => new Reply(200, 'a,b', { 'Content-Type': 'text/csv' }))
+    .operation('mixedCaseHeaders', () => new Reply(200, 'a,b', { 'content-TYPE': 'text/csv', 'X-Custom-HEADER': 'yes' }))
     .operation('nothingOk', () => undefined)
     .operation('nothingCreated', { status: 201 }, () => undefined)
+    .operation('orderedKeys', () => ({ id: 1, owner: 'alice', title: 't', body: 'b' }))
+    .operation('outgoingCalls', (req) => {
+      const first = req.outgoingHeaders()
+      const second = req.outgoingHeaders()
+      return { outgoing: [first.traceparent, second.traceparent], tracestate: first.tracestate ?? null }
+    })
   return app
 }
 
