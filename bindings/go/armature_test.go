@@ -224,6 +224,15 @@ func TestRequestAccessors(t *testing.T) {
 		seen = map[string]any{
 			"method": r.Method(), "path": r.Path(), "query": r.RawQuery(), "operation": r.OperationID(),
 			"request_id": r.RequestID(), "trace_id": r.TraceID(), "span_id": r.SpanID(), "traceparent": r.Traceparent(),
+			"outgoing": r.OutgoingHeaders(), "tracestate": r.Tracestate(), "flags": r.TraceFlags(), "sampled": r.Sampled(),
+			"call": func() map[string]any {
+				call, err := r.BeginCall("GET", "GET", "http://inventory/stock")
+				if err != nil {
+					return map[string]any{"error": err.Error()}
+				}
+				defer call.End(200, "")
+				return map[string]any{"recording": call.Recording(), "traceparent": call.Header().Get("Traceparent")}
+			}(),
 			"header": r.Header("x-thing"), "headers": r.Headers().Values("X-Thing"), "body": string(r.Body()),
 			"tags": query.Tags, "limit": query.Limit, "limit_text": limit, "identity": r.Identity().Kind,
 			"deadline": hasDeadline && time.Until(deadline) > 0, "from_context": from == r,
@@ -233,7 +242,7 @@ func TestRequestAccessors(t *testing.T) {
 	client := armaturetest.NewClient(app)
 	parent := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	got := do(t, client, "POST", "/things/5?tags=a&tags=b", `{"x":1}`, "x-thing", "one", "x-thing", "two",
-		"traceparent", parent, "x-request-id", "req-42")
+		"traceparent", parent, "tracestate", "vendor=x", "x-request-id", "req-42")
 	expect(t, got, 204, "")
 	want := map[string]any{
 		"method": "POST", "path": "/things/5", "query": "tags=a&tags=b", "operation": "postThingsById",
@@ -248,9 +257,26 @@ func TestRequestAccessors(t *testing.T) {
 	if fmt.Sprint(seen["headers"]) != "[one two]" || fmt.Sprint(seen["tags"]) != "[a b]" {
 		t.Errorf("headers %v, tags %v", seen["headers"], seen["tags"])
 	}
+	// An outgoing call: this trace and its flags, a span id of its own, never the server span's.
 	traceparent := seen["traceparent"].(string)
-	if !strings.HasPrefix(traceparent, "00-0af7651916cd43dd8448eb211c80319c-"+seen["span_id"].(string)) {
-		t.Errorf("traceparent %s does not carry the trace and this request's span %s", traceparent, seen["span_id"])
+	if !strings.HasPrefix(traceparent, "00-0af7651916cd43dd8448eb211c80319c-") || !strings.HasSuffix(traceparent, "-01") ||
+		strings.Contains(traceparent, seen["span_id"].(string)) {
+		t.Errorf("traceparent %s: want this trace, flags 01, and not this request's span %s", traceparent, seen["span_id"])
+	}
+	outgoing := seen["outgoing"].(http.Header)
+	if next := outgoing.Get("Traceparent"); next == traceparent || !strings.HasPrefix(next, "00-0af7651916cd43dd8448eb211c80319c-") {
+		t.Errorf("a second call's traceparent %s: want this trace and a span of its own (the first was %s)", next, traceparent)
+	}
+	if outgoing.Get("Tracestate") != "vendor=x" || seen["tracestate"] != "vendor=x" {
+		t.Errorf("tracestate: outgoing %q, request %v", outgoing.Get("Tracestate"), seen["tracestate"])
+	}
+	if seen["flags"] != byte(1) || seen["sampled"] != true {
+		t.Errorf("flags %v, sampled %v", seen["flags"], seen["sampled"])
+	}
+	call := seen["call"].(map[string]any)
+	if call["recording"] != false || !strings.HasPrefix(call["traceparent"].(string), "00-0af7651916cd43dd8448eb211c80319c-") ||
+		call["traceparent"] == traceparent {
+		t.Errorf("client span: %v", call)
 	}
 	if got.header.Get("X-Request-Id") != "req-42" {
 		t.Errorf("x-request-id: %v", got.header)
@@ -407,6 +433,22 @@ func TestListenAndServeUntilShutdown(t *testing.T) {
 	}
 	if err := app.Start("127.0.0.1:0"); !errors.Is(err, armature.ErrServerClosed) {
 		t.Fatalf("Start after Shutdown: %v", err)
+	}
+}
+
+// An address given in code wins over ARMATURE_SERVER__PORT, as in every language.
+func TestAnAddressGivenInCodeWinsOverTheEnvironment(t *testing.T) {
+	t.Setenv("ARMATURE_SERVER__PORT", "1") // port 1: binding it would fail
+	app := newApp(t, "")
+	app.Handle("GET /hello", armature.Spec{}, func(context.Context, *armature.Request) (*armature.Response, error) {
+		return armature.Text(200, "hello"), nil
+	})
+	if err := app.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("Start with a port in code: %v (the environment's port won?)", err)
+	}
+	defer app.Close()
+	if port := app.Port(); port == 0 || port == 1 {
+		t.Fatalf("listening on port %d, not the free one asked for in code", port)
 	}
 }
 

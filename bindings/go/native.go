@@ -167,8 +167,10 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -543,13 +545,97 @@ func (p *pending) text(which C.int) string {
 	return goString(out)
 }
 
-func (p *pending) method() string      { return p.text(C.GO_TEXT_METHOD) }
-func (p *pending) path() string        { return p.text(C.GO_TEXT_PATH) }
-func (p *pending) query() string       { return p.text(C.GO_TEXT_QUERY) }
-func (p *pending) requestID() string   { return p.text(C.GO_TEXT_REQUEST_ID) }
-func (p *pending) traceID() string     { return p.text(C.GO_TEXT_TRACE_ID) }
-func (p *pending) spanID() string      { return p.text(C.GO_TEXT_SPAN_ID) }
-func (p *pending) traceparent() string { return p.text(C.GO_TEXT_TRACEPARENT) }
+func (p *pending) method() string    { return p.text(C.GO_TEXT_METHOD) }
+func (p *pending) path() string      { return p.text(C.GO_TEXT_PATH) }
+func (p *pending) query() string     { return p.text(C.GO_TEXT_QUERY) }
+func (p *pending) requestID() string { return p.text(C.GO_TEXT_REQUEST_ID) }
+func (p *pending) traceID() string   { return p.text(C.GO_TEXT_TRACE_ID) }
+func (p *pending) spanID() string    { return p.text(C.GO_TEXT_SPAN_ID) }
+
+// outgoingTraceparent is a traceparent for one outgoing call: this trace, a new span id.
+func (p *pending) outgoingTraceparent() string {
+	var buffer [C.ARMATURE_TRACEPARENT_LEN]byte
+	if C.armature_request_outgoing_traceparent(p.request, (*C.uint8_t)(unsafe.Pointer(&buffer[0])),
+		C.size_t(len(buffer)), nil) != statusOK {
+		return ""
+	}
+	return string(buffer[:])
+}
+
+func (p *pending) tracestate() string {
+	var out C.ArmatureStr
+	if C.armature_request_tracestate(p.request, &out, nil) != statusOK {
+		return ""
+	}
+	return goString(out)
+}
+
+func (p *pending) traceFlags() byte {
+	var flags C.uint8_t
+	if C.armature_request_trace_flags(p.request, &flags, nil) != statusOK {
+		return 0
+	}
+	return byte(flags)
+}
+
+// OutgoingCall is one outgoing call made while handling a request, exported as a client span of
+// that request when it ends and the request's span is recorded (see Request.BeginCall). Its
+// methods are safe to call from any goroutine, but End only once the others have returned.
+type OutgoingCall struct {
+	mu   sync.Mutex
+	call *C.ArmatureOutgoingCall // nil once ended
+}
+
+func (p *pending) beginCall(name, method, url string) (*OutgoingCall, error) {
+	var call *C.ArmatureOutgoingCall
+	var err *C.ArmatureError
+	status := C.armature_request_begin_call(p.request, stringPtr(name), C.size_t(len(name)), stringPtr(method),
+		C.size_t(len(method)), stringPtr(url), C.size_t(len(url)), &call, &err)
+	if e := check(status, err); e != nil {
+		return nil, e
+	}
+	return &OutgoingCall{call: call}, nil
+}
+
+// Header is what to send on the call: `traceparent` with the call's own span id and, when the
+// request had one, `tracestate`. Empty once the call has ended.
+func (c *OutgoingCall) Header() http.Header {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	header := http.Header{}
+	if c.call == nil {
+		return header
+	}
+	var buffer [C.ARMATURE_TRACEPARENT_LEN]byte
+	if C.armature_outgoing_call_traceparent(c.call, (*C.uint8_t)(unsafe.Pointer(&buffer[0])), C.size_t(len(buffer)), nil) == statusOK {
+		header.Set("Traceparent", string(buffer[:]))
+	}
+	var tracestate C.ArmatureStr
+	if C.armature_outgoing_call_tracestate(c.call, &tracestate, nil) == statusOK {
+		header.Set("Tracestate", goString(tracestate))
+	}
+	return header
+}
+
+// Recording says whether the call is exported as a client span (the request's span is recorded).
+func (c *OutgoingCall) Recording() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.call != nil && C.armature_outgoing_call_is_recording(c.call) == 1
+}
+
+// End ends the call now, exporting its span when the request is recorded: status is the answer's
+// status code (0 when no answer came), errorType why it failed (OpenTelemetry's error.type,
+// e.g. "timeout"; "" when it did not). Later calls do nothing.
+func (c *OutgoingCall) End(status int, errorType string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.call == nil {
+		return
+	}
+	C.armature_outgoing_call_end(c.call, C.uint16_t(status), stringPtr(errorType), C.size_t(len(errorType)))
+	c.call = nil
+}
 
 func (p *pending) identityJSON() []byte {
 	var out C.ArmatureStr

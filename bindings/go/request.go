@@ -46,9 +46,45 @@ func (r *Request) TraceID() string { return r.native().traceID() }
 // SpanID is the id of the request's server span (16 hex digits).
 func (r *Request) SpanID() string { return r.native().spanID() }
 
-// Traceparent is the `traceparent` header value for an outgoing call made while handling
-// this request: the same trace, this request's span as the parent.
-func (r *Request) Traceparent() string { return r.native().traceparent() }
+// Traceparent is the `traceparent` to send on an outgoing call made while handling this request:
+// this trace and its flags, and a new span id for each call (its own child of this request's
+// span). The response's traceparent names the server span itself. OutgoingHeaders gives every
+// header to send.
+func (r *Request) Traceparent() string { return r.native().outgoingTraceparent() }
+
+// OutgoingHeaders are the headers to send on an outgoing call: `traceparent` with a new span id
+// (each call its own child of this request's span) and, when the request had one, `tracestate`.
+// No span is exported for the call: BeginCall does that.
+//
+//	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+//	for name, values := range r.OutgoingHeaders() {
+//		req.Header[name] = values
+//	}
+func (r *Request) OutgoingHeaders() http.Header {
+	header := http.Header{}
+	header.Set("Traceparent", r.native().outgoingTraceparent())
+	if tracestate := r.native().tracestate(); tracestate != "" {
+		header.Set("Tracestate", tracestate)
+	}
+	return header
+}
+
+// Tracestate is the request's validated, normalized `tracestate`; "" when it had none.
+func (r *Request) Tracestate() string { return r.native().tracestate() }
+
+// TraceFlags is the trace-flags byte: bit 0 sampled, bit 1 random trace id.
+func (r *Request) TraceFlags() byte { return r.native().traceFlags() }
+
+// Sampled says whether the trace is sampled (the request's span is recorded when tracing is on).
+func (r *Request) Sampled() bool { return r.TraceFlags()&1 == 1 }
+
+// BeginCall begins an outgoing call exported as a client span when this request's span is
+// recorded: send call.Header() on the call, then End it with the answer's status. name names the
+// span (the method, by the HTTP client convention; not empty); method and url become its
+// attributes ("" leaves them out). The call may outlive the handler.
+func (r *Request) BeginCall(name, method, url string) (*OutgoingCall, error) {
+	return r.native().beginCall(name, method, url)
+}
 
 // Header is the first value of a request header (case-insensitive name); "" when absent.
 func (r *Request) Header(name string) string {

@@ -182,6 +182,26 @@ var handlers = map[string]armature.HandlerFunc{
 		return response, nil
 	},
 	"nothingOk": func(context.Context, *armature.Request) (*armature.Response, error) { return nil, nil },
+	// A struct keeps its field order in encoding/json (a map would be sorted by key).
+	"orderedKeys": func(context.Context, *armature.Request) (*armature.Response, error) {
+		return armature.JSON(200, struct {
+			ID    int    `json:"id"`
+			Owner string `json:"owner"`
+			Title string `json:"title"`
+			Body  string `json:"body"`
+		}{1, "alice", "t", "b"}), nil
+	},
+	"outgoingCalls": func(_ context.Context, r *armature.Request) (*armature.Response, error) {
+		first, second := r.OutgoingHeaders(), r.OutgoingHeaders()
+		var tracestate any
+		if value := first.Get("Tracestate"); value != "" {
+			tracestate = value
+		}
+		return armature.JSON(200, user{
+			"outgoing":   []string{first.Get("Traceparent"), second.Get("Traceparent")},
+			"tracestate": tracestate,
+		}), nil
+	},
 	"nothingCreated": func(context.Context, *armature.Request) (*armature.Response, error) {
 		return armature.NoContent(201), nil
 	},
