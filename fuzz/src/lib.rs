@@ -118,6 +118,9 @@ pub fn policy_files() -> (PathBuf, PathBuf) {
         .clone()
 }
 
+/// A bcrypt hash (cost 4) of a random password nobody knows, for the one Basic user.
+const BASIC_HASH: &str = "$2b$04$K0wKvbFCaRx7Z7uKkmxBeOlO9AH5mbSF0aXrbK0aW4VuqHkT3oR3S";
+
 /// How an in-process conformance application is configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
@@ -168,6 +171,12 @@ identity:
       - name: reporting-service
         value: {API_KEY}
         scopes: [notes:read]
+  basic:
+    users:
+      # The conformance contract has a Basic operation; without a user it would not load. A
+      # bcrypt hash at the lowest cost of an unguessable password: the fuzzer never logs in.
+      - name: ada
+        password_hash: "{BASIC_HASH}"
   mtls:
     trusted_proxy: true
 telemetry:

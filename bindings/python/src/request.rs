@@ -77,13 +77,21 @@ fn body_of(kind: u8, payload: &Bound<'_, PyAny>) -> PyResult<Body> {
         BODY_BINARY => Body::Binary(bytes(payload)?),
         BODY_EXACT => Body::Exact(bytes(payload)?),
         BODY_JSON if payload.is_instance_of::<PyBytes>() => Body::Json(bytes(payload)?),
-        BODY_JSON => {
-            let value: Value = pythonize::depythonize(payload)
-                .map_err(|e| PyTypeError::new_err(format!("the handler's result is not JSON-serializable: {e}")))?;
-            Body::Json(Bytes::from(serde_json::to_vec(&value).map_err(|e| PyValueError::new_err(e.to_string()))?))
-        }
+        BODY_JSON => Body::Json(Bytes::from(json_text(payload)?)),
         other => return Err(PyValueError::new_err(format!("{other} is not a body kind"))),
     })
+}
+
+/// A Python value as JSON text, dict keys in the dict's order (as `json.dumps` and FastAPI write
+/// them): transcoded from pythonize's deserializer into serde_json's serializer, no `Value` in
+/// between, which would sort them.
+fn json_text(payload: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let mut text = Vec::with_capacity(128);
+    let mut from = pythonize::Depythonizer::from_object(payload);
+    let mut to = serde_json::Serializer::new(&mut text);
+    serde_transcode::transcode(&mut from, &mut to)
+        .map_err(|e| PyTypeError::new_err(format!("the handler's result is not JSON-serializable: {e}")))?;
+    Ok(text)
 }
 
 fn invalid_answer(invalid: InvalidAnswer) -> PyErr {

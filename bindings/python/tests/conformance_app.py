@@ -216,5 +216,16 @@ def nothing_created() -> None:
     return None
 
 
+@app.operation("orderedKeys")
+def ordered_keys() -> Dict[str, Any]:
+    return {"id": 1, "owner": "alice", "title": "t", "body": "b"}
+
+
+@app.operation("outgoingCalls")
+def outgoing_calls(request: Request) -> Dict[str, Any]:
+    first, second = request.trace.outgoing_headers(), request.trace.outgoing_headers()
+    return {"outgoing": [first["traceparent"], second["traceparent"]], "tracestate": first.get("tracestate")}
+
+
 if __name__ == "__main__":
     app.run()

@@ -42,6 +42,7 @@ REPO_ROOT: pathlib.Path = pathlib.Path(__file__).resolve().parents[3]
 CASES_DIR: pathlib.Path = REPO_ROOT / "conformance" / "cases"
 #: Case files whose cases depend on those of earlier files (the ``/metrics`` counters).
 ORDER_DEPENDENT_FILES: frozenset[str] = frozenset({"telemetry.yaml"})
+DISTINCT_HEADER = "header:"
 REGEX_PREFIX = "re:"  # an expected string starting with this is a regex (a search)
 ANY = "*"  # an expected header / json_subset value meaning "present, with any value"
 MAX_GENERATED_BODY = 64 * 1024 * 1024  # largest body_repeat (catches a mistyped `times`)
@@ -58,7 +59,7 @@ _REQUEST: dict[str, type] = {
 _REPEAT: dict[str, type] = {"text": str, "times": int}
 _EXPECT: dict[str, type] = {
     "status": int, "headers": dict, "body": str, "body_regex": str, "json": object, "json_subset": object,
-    "json_absent": list, "body_not_contains": list, "version": str,
+    "json_absent": list, "body_not_contains": list, "version": str, "distinct": list,
 }
 
 
@@ -230,6 +231,11 @@ def _build_case(file: str, item: Any) -> Case:
     for pointer in expect.get("json_absent", []):
         if not pointer.startswith("/"):
             raise ValueError(f"expect.json_absent: {pointer!r} is not a JSON pointer (must start with '/')")
+    for source in expect.get("distinct", []):
+        if not source.startswith("/") and not (source.startswith(DISTINCT_HEADER) and len(source) > len(DISTINCT_HEADER)):
+            raise ValueError(f"expect.distinct: {source!r} is neither a JSON pointer nor header:<name>")
+    if len(expect.get("distinct", [])) == 1:
+        raise ValueError("expect.distinct: list at least two values")
     return Case(raw["name"], file, req["method"], req["path"], tuple(headers), body, expect, "tls" in req)
 
 
@@ -318,8 +324,11 @@ def check(case: Case, sent: Sent) -> list[str]:
         problems.append(f"body: does not match regex {expect['body_regex']!r}")
     problems += [f"body: must not contain {s!r}" for s in expect.get("body_not_contains", []) if s in text]
 
-    if not {"json", "json_subset", "json_absent"} & expect.keys():
-        return problems
+    wants_json = bool({"json", "json_subset", "json_absent"} & expect.keys()) or any(
+        source.startswith("/") for source in expect.get("distinct", [])
+    )
+    if not wants_json:
+        return problems + _check_distinct(expect.get("distinct", []), sent, None)
     try:
         actual = json.loads(sent.body, parse_constant=_not_json)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError included
@@ -332,6 +341,30 @@ def check(case: Case, sent: Sent) -> list[str]:
         found = _pointer_target(actual, pointer)
         if found is not None:
             problems.append(f"json_absent: {pointer} is present ({_dump(found[0])})")
+    return problems + _check_distinct(expect.get("distinct", []), sent, (actual,))
+
+
+def _check_distinct(sources: list[str], sent: Sent, actual: Optional[tuple[Any]]) -> list[str]:
+    """Every ``distinct`` value is present, and no two are equal (as the Rust runner checks)."""
+    problems: list[str] = []
+    seen: list[tuple[str, str]] = []
+    for source in sources:
+        value: Optional[str]
+        if source.startswith(DISTINCT_HEADER):
+            name = source[len(DISTINCT_HEADER) :].lower()
+            values = [v for key, v in sent.headers if key.lower() == name]
+            value = ", ".join(values) if values else None
+        else:
+            found = _pointer_target(actual[0], source) if actual is not None else None
+            value = None if found is None else (found[0] if isinstance(found[0], str) else _dump(found[0]))
+        if value is None:
+            problems.append(f"distinct: {source} is absent")
+            continue
+        for other, earlier in seen:
+            if earlier == value:
+                problems.append(f"distinct: {source} equals {other} ({value!r})")
+                break
+        seen.append((source, value))
     return problems
 
 

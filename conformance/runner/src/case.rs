@@ -22,6 +22,9 @@ use crate::placeholders::Tokens;
 /// Prefix that turns an expected string into a regular expression.
 pub const REGEX_PREFIX: &str = "re:";
 
+/// Prefix of a `distinct` entry naming a response header instead of a JSON pointer.
+pub const DISTINCT_HEADER: &str = "header:";
+
 /// Expected value meaning "present, with any value".
 pub const ANY: &str = "*";
 
@@ -106,6 +109,9 @@ pub struct Expectation {
     pub body_not_contains: Vec<String>,
     /// The HTTP version the response came in (`HTTP/1.1`, `HTTP/2`), when the case says.
     pub version: Option<String>,
+    /// Values that must all be present and differ from each other: `/pointer` into the JSON
+    /// body, or `header:<name>` (each outgoing call's traceparent, say, never the server's own).
+    pub distinct: Vec<String>,
 }
 
 /// Why case files could not be loaded.
@@ -223,6 +229,8 @@ struct RawExpect {
     body_not_contains: Vec<String>,
     #[serde(default)]
     version: Option<String>,
+    #[serde(default)]
+    distinct: Vec<String>,
 }
 
 /// Keeps an explicit `null` as `Some(Value::Null)` (a missing key stays `None`).
@@ -407,6 +415,15 @@ fn build_expect(raw: RawExpect) -> Result<Expectation, String> {
             return Err(format!("expect.json_absent: {pointer:?} is not a JSON pointer (must start with '/')"));
         }
     }
+    for source in &raw.distinct {
+        let header = source.strip_prefix(DISTINCT_HEADER).map(|name| HeaderName::from_bytes(name.as_bytes()).is_ok());
+        if !source.starts_with('/') && header != Some(true) {
+            return Err(format!("expect.distinct: {source:?} is neither a JSON pointer nor header:<name>"));
+        }
+    }
+    if raw.distinct.len() == 1 {
+        return Err("expect.distinct: list at least two values".to_owned());
+    }
     Ok(Expectation {
         status: raw.status,
         headers,
@@ -415,6 +432,7 @@ fn build_expect(raw: RawExpect) -> Result<Expectation, String> {
         json: raw.json,
         json_subset: raw.json_subset,
         json_absent: raw.json_absent,
+        distinct: raw.distinct,
         body_not_contains: raw.body_not_contains,
         version: match raw.version {
             Some(version) if !matches!(version.as_str(), "HTTP/1.1" | "HTTP/2") => {

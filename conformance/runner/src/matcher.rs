@@ -5,7 +5,7 @@ use http::{HeaderMap, StatusCode};
 use regex::Regex;
 use serde_json::Value;
 
-use crate::case::{escape_pointer, Expectation, HeaderExpectation, ANY, REGEX_PREFIX};
+use crate::case::{escape_pointer, Expectation, HeaderExpectation, ANY, DISTINCT_HEADER, REGEX_PREFIX};
 
 /// `HTTP/1.1`, `HTTP/2`: as case files write versions (http's own names say `HTTP/2.0`).
 fn version_name(version: http::Version) -> String {
@@ -92,7 +92,10 @@ pub fn check(expect: &Expectation, observed: &Observed) -> Vec<String> {
         }
     }
 
-    let wants_json = expect.json.is_some() || expect.json_subset.is_some() || !expect.json_absent.is_empty();
+    let wants_json = expect.json.is_some()
+        || expect.json_subset.is_some()
+        || !expect.json_absent.is_empty()
+        || expect.distinct.iter().any(|source| source.starts_with('/'));
     if wants_json {
         match serde_json::from_slice::<Value>(&observed.body) {
             Err(e) => problems.push(format!("body: not JSON ({e})")),
@@ -110,8 +113,35 @@ pub fn check(expect: &Expectation, observed: &Observed) -> Vec<String> {
                         problems.push(format!("json_absent: {pointer} is present ({found})"));
                     }
                 }
+                problems.extend(check_distinct(&expect.distinct, observed, Some(&actual)));
             }
         }
+    } else {
+        problems.extend(check_distinct(&expect.distinct, observed, None));
+    }
+    problems
+}
+
+/// Every `distinct` value is present, and no two are equal.
+fn check_distinct(sources: &[String], observed: &Observed, json: Option<&Value>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    for source in sources {
+        let value = match source.strip_prefix(DISTINCT_HEADER) {
+            Some(name) => observed.header(name),
+            None => json.and_then(|json| json.pointer(source)).map(|value| match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            }),
+        };
+        let Some(value) = value else {
+            problems.push(format!("distinct: {source} is absent"));
+            continue;
+        };
+        if let Some((other, _)) = seen.iter().find(|(_, earlier)| *earlier == value) {
+            problems.push(format!("distinct: {source} equals {other} ({value:?})"));
+        }
+        seen.push((source, value));
     }
     problems
 }
@@ -352,6 +382,20 @@ mod tests {
         assert!(problems.iter().any(|p| p.contains("/errors/0/x is present")));
         assert!(problems.iter().any(|p| p.contains("must not contain")));
         assert!(problems.iter().any(|p| p.contains("regex")));
+    }
+
+    #[test]
+    fn distinct_values_must_all_be_present_and_differ() {
+        let expect = expectation("{status: 200, distinct: ['header:traceparent', /calls/0, /calls/1]}");
+        let fine = observed(200, &[("traceparent", "00-t-s-01")], r#"{"calls":["00-t-a-01","00-t-b-01"]}"#);
+        assert!(check(&expect, &fine).is_empty(), "{:?}", check(&expect, &fine));
+        let reused = observed(200, &[("traceparent", "00-t-s-01")], r#"{"calls":["00-t-s-01","00-t-b-01"]}"#);
+        let problems = check(&expect, &reused);
+        assert_eq!(problems, ["distinct: /calls/0 equals header:traceparent (\"00-t-s-01\")"]);
+        let missing = observed(200, &[], r#"{"calls":["a"]}"#);
+        let problems = check(&expect, &missing);
+        assert!(problems.iter().any(|p| p == "distinct: header:traceparent is absent"), "{problems:?}");
+        assert!(problems.iter().any(|p| p == "distinct: /calls/1 is absent"), "{problems:?}");
     }
 
     #[test]

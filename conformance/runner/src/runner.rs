@@ -258,6 +258,9 @@ impl CaseResult {
         if let Some(subset) = &expect.json_subset {
             let _ = writeln!(out, "    json_subset: {subset}");
         }
+        if !expect.distinct.is_empty() {
+            let _ = writeln!(out, "    distinct: {:?}", expect.distinct);
+        }
         if !expect.json_absent.is_empty() {
             let _ = writeln!(out, "    json_absent: {:?}", expect.json_absent);
         }

@@ -148,6 +148,18 @@ pub fn build_app(config: Config) -> Result<App, AppError> {
         )
         .handler("nothingOk", sync(|_| answer(Answer::new(200, Body::Nothing))))
         .handler("nothingCreated", sync(|_| answer(Answer::new(201, Body::Nothing))))
+        .handler(
+            // serde_json's Map sorts keys; the text keeps the order this handler chose.
+            "orderedKeys",
+            sync(|_| answer(Answer::new(200, Body::Json(Bytes::from_static(br#"{"id":1,"owner":"alice","title":"t","body":"b"}"#))))),
+        )
+        .handler(
+            "outgoingCalls",
+            sync(move |r| {
+                let (first, second) = (r.trace.outgoing(), r.trace.outgoing());
+                ok_json(json!({"outgoing": [first.traceparent, second.traceparent], "tracestate": first.tracestate}))
+            }),
+        )
         .build()
 }
 

@@ -407,6 +407,28 @@ static void nothing_created(ArmatureRequest *req, ArmatureResponder *res) {
     answer_kind(res, 201, ARMATURE_BODY_NOTHING, NULL, NULL);
 }
 
+static void ordered_keys(ArmatureRequest *req, ArmatureResponder *res) {
+    (void)req;
+    answer_kind(res, 200, ARMATURE_BODY_JSON, NULL, "{\"id\":1,\"owner\":\"alice\",\"title\":\"t\",\"body\":\"b\"}");
+}
+
+static void outgoing_calls(ArmatureRequest *req, ArmatureResponder *res) {
+    uint8_t first[ARMATURE_TRACEPARENT_LEN], second[ARMATURE_TRACEPARENT_LEN];
+    armature_request_outgoing_traceparent(req, first, sizeof first, NULL);
+    armature_request_outgoing_traceparent(req, second, sizeof second, NULL);
+    ArmatureStr tracestate = {0};
+    ArmatureStatus has_tracestate = armature_request_tracestate(req, &tracestate, NULL);
+    Text t = {0};
+    text_cstr(&t, "{\"outgoing\":[\"");
+    text_put(&t, first, sizeof first);
+    text_cstr(&t, "\",\"");
+    text_put(&t, second, sizeof second);
+    text_cstr(&t, "\"],\"tracestate\":");
+    put_string_or_null(&t, has_tracestate, tracestate);
+    text_cstr(&t, "}");
+    answer_json(res, 200, &t);
+}
+
 typedef struct {
     const char *operation_id;
     HandlerFn handle;
@@ -442,6 +464,8 @@ static const Route routes[] = {
     {"mixedCaseHeaders", mixed_case_headers},
     {"nothingOk", nothing_ok},
     {"nothingCreated", nothing_created},
+    {"orderedKeys", ordered_keys},
+    {"outgoingCalls", outgoing_calls},
 };
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
 
