@@ -57,12 +57,7 @@ impl ClientSpan {
     #[napi(getter, ts_return_type = "Record<string, string>")]
     pub fn headers(&self) -> Result<Value> {
         let call = self.call.as_ref().ok_or_else(|| error(STATE, "this client span has already ended"))?;
-        let mut headers = Map::new();
-        headers.insert(trace_context::TRACEPARENT.into(), Value::String(call.context().traceparent.clone()));
-        if let Some(tracestate) = &call.context().tracestate {
-            headers.insert(trace_context::TRACESTATE.into(), Value::String(tracestate.clone()));
-        }
-        Ok(Value::Object(headers))
+        Ok(trace_headers(call.context()))
     }
 
     /// This call's span id, 16 hex digits.
@@ -86,6 +81,16 @@ impl ClientSpan {
             call.end(status.and_then(|s| u16::try_from(s).ok()), error_type.as_deref());
         }
     }
+}
+
+/// The headers of one outgoing call: `traceparent`, and `tracestate` when there is one.
+fn trace_headers(outgoing: &trace_context::OutgoingContext) -> Value {
+    let mut headers = Map::new();
+    headers.insert(trace_context::TRACEPARENT.into(), Value::String(outgoing.traceparent.clone()));
+    if let Some(tracestate) = &outgoing.tracestate {
+        headers.insert(trace_context::TRACESTATE.into(), Value::String(tracestate.clone()));
+    }
+    Value::Object(headers)
 }
 
 /// What `answer`'s `kind` says the body is: the plain value a handler returned (see
@@ -209,13 +214,7 @@ impl Request {
     /// request had one, `tracestate`. No span is exported for the call: `clientSpan` does that.
     #[napi(ts_return_type = "Record<string, string>")]
     pub fn outgoing_headers(&self) -> Value {
-        let outgoing = self.inner.trace.outgoing();
-        let mut headers = Map::new();
-        headers.insert(trace_context::TRACEPARENT.into(), Value::String(outgoing.traceparent));
-        if let Some(tracestate) = outgoing.tracestate {
-            headers.insert(trace_context::TRACESTATE.into(), Value::String(tracestate));
-        }
-        Value::Object(headers)
+        trace_headers(&self.inner.trace.outgoing())
     }
 
     /// Begins an outgoing call exported as a client span when this request's span is recorded:
