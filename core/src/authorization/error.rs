@@ -55,7 +55,7 @@ pub enum AuthorizationError {
 /// Why one evaluation did not produce a decision. The pipeline fails closed on every variant
 /// (500); a policy that merely says no is a [`Decision`](super::Decision) with `allow == false`,
 /// never an error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EvaluationError {
     /// The policy failed at run time (conflicting rule values, a builtin error, a panic).
     #[error("policy evaluation failed: {message}")]

@@ -35,11 +35,6 @@ impl Evaluator {
         Evaluator { template: Box::new(template), rule: rule.to_owned(), idle: Mutex::new(Vec::new()) }
     }
 
-    /// `"interpreter"`, for logs and tests.
-    pub(crate) fn name(&self) -> &'static str {
-        "interpreter"
-    }
-
     /// Evaluates the decision rule for one input. The engine goes back to the idle list only
     /// after a successful evaluation: one that failed, timed out or panicked holds whatever state
     /// it was left in, and a fresh one costs less than reasoning about it.

@@ -80,7 +80,7 @@ impl Keys {
 
 /// The parts of `input.operation` that come from the contract, made once per operation.
 #[derive(Debug, Clone)]
-pub struct PolicyOperation {
+pub(crate) struct OperationInput {
     id: Value,
     tags: Value,
     path_template: Value,
@@ -90,6 +90,37 @@ pub struct PolicyOperation {
     /// For a template without parameters, its `path` and `parsed_path`: a request whose path is
     /// the template itself gets them without building either.
     fixed_path: Option<FixedPath>,
+}
+
+impl OperationInput {
+    /// `input.operation.id`.
+    pub(crate) fn id(&self) -> &Value {
+        &self.id
+    }
+
+    /// `input.operation.tags`.
+    pub(crate) fn tags(&self) -> &Value {
+        &self.tags
+    }
+
+    /// `input.operation.path_template`.
+    pub(crate) fn path_template(&self) -> &Value {
+        &self.path_template
+    }
+
+    /// `input.operation` as far as the contract decides it: `id`, `tags`, `path_template`, and
+    /// (`true` beside it) `path_params` when the template has no parameters.
+    pub(crate) fn known(&self) -> (Value, bool) {
+        if self.fixed_path.is_some() {
+            (self.without_params.clone(), true)
+        } else {
+            let mut known = std::collections::BTreeMap::new();
+            known.insert(Value::from("id"), self.id.clone());
+            known.insert(Value::from("tags"), self.tags.clone());
+            known.insert(Value::from("path_template"), self.path_template.clone());
+            (Value::from(known), false)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -177,7 +208,7 @@ impl InputBuilder {
     }
 
     /// The constant parts of one operation's `input.operation`.
-    pub(crate) fn operation(&self, id: &str, tags: &[String], path_template: &str) -> PolicyOperation {
+    pub(crate) fn operation(&self, id: &str, tags: &[String], path_template: &str) -> OperationInput {
         let id = Value::from(id);
         let tags = Value::from(tags.iter().map(|tag| Value::from(tag.as_str())).collect::<Vec<_>>());
         let fixed_path = (!path_template.contains('{')).then(|| FixedPath {
@@ -187,7 +218,7 @@ impl InputBuilder {
         });
         let path_template = Value::from(path_template);
         let without_params = self.operation_value(&id, &tags, &path_template, Value::new_object());
-        PolicyOperation { id, tags, path_template, without_params, fixed_path }
+        OperationInput { id, tags, path_template, without_params, fixed_path }
     }
 
     fn operation_value(&self, id: &Value, tags: &Value, path_template: &Value, path_params: Value) -> Value {
@@ -201,91 +232,206 @@ impl InputBuilder {
     }
 
     /// Builds the input document for one request; the body is added only when `include_body`
-    /// is configured and the request carries one.
+    /// is configured and the request carries one. The compiled evaluator reads the same
+    /// document lazily (`super::view`), from the same functions below.
     pub(crate) fn build(&self, request: &AuthorizationRequest<'_>) -> Value {
         let k = &self.keys;
-        let parts = request.parts;
-        let path = parts.uri.path();
-        let query = self.visible_query(parts.uri.query().unwrap_or(""));
-        let fixed = request.operation.fixed_path.as_ref().filter(|fixed| fixed.raw == path);
-        // Envoy's `path` is the request target as sent, query included.
-        let full_path = match (query.is_empty(), fixed) {
+        let mut input = BTreeMap::new();
+        input.insert(k.attributes.clone(), self.attributes(request));
+        input.insert(k.parsed_path.clone(), self.parsed_path(request));
+        input.insert(k.parsed_query.clone(), self.parsed_query(request));
+        if let Some(body) = self.body(request) {
+            input.insert(k.parsed_body.clone(), body);
+        }
+        input.insert(k.identity.clone(), self.identity_of(request));
+        input.insert(k.operation.clone(), self.operation_of(request));
+        Value::from(input)
+    }
+
+    /// `input.attributes`.
+    pub(crate) fn attributes(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let k = &self.keys;
+        object([(k.request.clone(), object([(k.http.clone(), self.http(request))]))])
+    }
+
+    /// `input.attributes.request.http`.
+    pub(crate) fn http(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let k = &self.keys;
+        object([
+            (k.method.clone(), self.method(&request.parts.method)),
+            (k.path.clone(), self.full_path(request)),
+            (k.headers.clone(), self.headers(&request.parts.headers)),
+            (k.host.clone(), self.host(request)),
+            (k.scheme.clone(), self.scheme(request)),
+            (k.protocol.clone(), self.protocol(request.parts.version)),
+            (k.query.clone(), self.query(request)),
+        ])
+    }
+
+    /// `http.path`: Envoy's `path` is the request target as sent, query included.
+    pub(crate) fn full_path(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let path = request.parts.uri.path();
+        let query = self.visible_query(request.parts.uri.query().unwrap_or(""));
+        match (query.is_empty(), self.fixed_path(request)) {
             (true, Some(fixed)) => fixed.path.clone(),
             (true, None) => Value::from(path),
             (false, _) => Value::from(format!("{path}?{query}")),
-        };
-        let host = match parts.headers.get(http::header::HOST) {
+        }
+    }
+
+    /// `http.host`: the Host header, else the URI authority.
+    pub(crate) fn host(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let parts = request.parts;
+        match parts.headers.get(http::header::HOST) {
             Some(value) => Value::from(&*String::from_utf8_lossy(value.as_bytes())),
             None => Value::from(parts.uri.authority().map_or("", |authority| authority.as_str())),
-        };
-        let http = object([
-            (k.method.clone(), self.method(&parts.method)),
-            (k.path.clone(), full_path),
-            (k.headers.clone(), self.headers(&parts.headers)),
-            (k.host.clone(), host),
-            // `https` when this server terminated TLS for the request (server.tls); TLS that
-            // ends at a proxy in front is not seen, and the client-supplied `:scheme` of HTTP/2
-            // is not trusted.
-            (
-                k.scheme.clone(),
-                if request.connection.tls { self.https_scheme.clone() } else { self.http_scheme.clone() },
-            ),
-            (k.protocol.clone(), self.protocol(parts.version)),
-            (k.query.clone(), if query.is_empty() { self.empty_string.clone() } else { Value::from(query.as_ref()) }),
-        ]);
-        let attributes = object([(k.request.clone(), object([(k.http.clone(), http)]))]);
-        let mut input = BTreeMap::new();
-        input.insert(k.attributes.clone(), attributes);
-        input.insert(k.parsed_path.clone(), fixed.map_or_else(|| parsed_path(path), |fixed| fixed.parsed_path.clone()));
-        let parsed_query = if query.is_empty() { self.empty_object.clone() } else { self.parsed_query(&query) };
-        input.insert(k.parsed_query.clone(), parsed_query);
-        if self.include_body {
-            if let Some(body) = request.body {
-                input.insert(k.parsed_body.clone(), json_value(body));
-            }
         }
-        let identity = match request.identity.kind {
+    }
+
+    /// `http.scheme`: `https` when this server terminated TLS for the request (server.tls); TLS
+    /// that ends at a proxy in front is not seen, and the client-supplied `:scheme` of HTTP/2 is
+    /// not trusted.
+    pub(crate) fn scheme(&self, request: &AuthorizationRequest<'_>) -> Value {
+        if request.connection.tls {
+            self.https_scheme.clone()
+        } else {
+            self.http_scheme.clone()
+        }
+    }
+
+    /// `http.query`: the raw query without credentials, `""` when none.
+    pub(crate) fn query(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let query = self.visible_query(request.parts.uri.query().unwrap_or(""));
+        if query.is_empty() {
+            self.empty_string.clone()
+        } else {
+            Value::from(query.as_ref())
+        }
+    }
+
+    /// `input.parsed_path`.
+    pub(crate) fn parsed_path(&self, request: &AuthorizationRequest<'_>) -> Value {
+        match self.fixed_path(request) {
+            Some(fixed) => fixed.parsed_path.clone(),
+            None => parsed_path(request.parts.uri.path()),
+        }
+    }
+
+    /// `input.parsed_path[index]`, without building the others.
+    pub(crate) fn parsed_path_segment(&self, request: &AuthorizationRequest<'_>, index: usize) -> Value {
+        let path = request.parts.uri.path();
+        path.trim_start_matches('/')
+            .split('/')
+            .nth(index)
+            .map_or(Value::Undefined, |segment| Value::from(&*percent_decode_str(segment).decode_utf8_lossy()))
+    }
+
+    fn fixed_path<'o>(&self, request: &AuthorizationRequest<'o>) -> Option<&'o FixedPath> {
+        request.operation.input.fixed_path.as_ref().filter(|fixed| fixed.raw == request.parts.uri.path())
+    }
+
+    /// `input.parsed_query`.
+    pub(crate) fn parsed_query(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let query = self.visible_query(request.parts.uri.query().unwrap_or(""));
+        if query.is_empty() {
+            self.empty_object.clone()
+        } else {
+            self.parsed_query_of(&query)
+        }
+    }
+
+    /// `input.parsed_query[name]`, without building the others.
+    pub(crate) fn parsed_query_entry(&self, request: &AuthorizationRequest<'_>, name: &str) -> Value {
+        let query = self.visible_query(request.parts.uri.query().unwrap_or(""));
+        let values: Vec<Value> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| Value::from(&*value))
+            .collect();
+        if values.is_empty() {
+            Value::Undefined
+        } else {
+            Value::from(values)
+        }
+    }
+
+    /// `input.parsed_body`, when the policy asked for it and the request has one.
+    pub(crate) fn body(&self, request: &AuthorizationRequest<'_>) -> Option<Value> {
+        if self.include_body {
+            request.body.map(json_value)
+        } else {
+            None
+        }
+    }
+
+    /// The parsed body itself, for reading parts of it lazily.
+    pub(crate) fn body_json<'b>(&self, request: &AuthorizationRequest<'b>) -> Option<&'b serde_json::Value> {
+        if self.include_body {
+            request.body
+        } else {
+            None
+        }
+    }
+
+    /// `input.identity`.
+    pub(crate) fn identity_of(&self, request: &AuthorizationRequest<'_>) -> Value {
+        match request.identity.kind {
             IdentityKind::Anonymous if *request.identity == Identity::default() => self.anonymous.clone(),
             _ => self.identity(request.identity),
-        };
-        input.insert(k.identity.clone(), identity);
-        let operation = request.operation;
-        let operation = if request.path_params.is_empty() {
+        }
+    }
+
+    /// `input.identity.kind`.
+    pub(crate) fn identity_kind(&self, identity: &Identity) -> Value {
+        self.identity_kinds[identity.kind.index()].clone()
+    }
+
+    /// `input.identity.scopes`.
+    pub(crate) fn identity_scopes(&self, identity: &Identity) -> Value {
+        Value::from(identity.scopes.iter().map(|scope| Value::from(scope.as_str())).collect::<Vec<_>>())
+    }
+
+    /// `input.operation`.
+    pub(crate) fn operation_of(&self, request: &AuthorizationRequest<'_>) -> Value {
+        let operation = &request.operation.input;
+        if request.path_params.is_empty() {
             operation.without_params.clone()
         } else {
-            let params = request
-                .path_params
-                .iter()
-                .map(|param| (Value::from(param.name()), json_value(param.value())))
-                .collect::<BTreeMap<_, _>>();
-            self.operation_value(&operation.id, &operation.tags, &operation.path_template, Value::from(params))
-        };
-        input.insert(k.operation.clone(), operation);
-        Value::from(input)
+            self.operation_value(&operation.id, &operation.tags, &operation.path_template, self.path_params(request))
+        }
+    }
+
+    /// `input.operation.path_params`.
+    pub(crate) fn path_params(&self, request: &AuthorizationRequest<'_>) -> Value {
+        if request.path_params.is_empty() {
+            return self.empty_object.clone();
+        }
+        let params = request
+            .path_params
+            .iter()
+            .map(|param| (Value::from(param.name()), json_value(param.value())))
+            .collect::<BTreeMap<_, _>>();
+        Value::from(params)
     }
 
     /// `input.identity`: `{"kind", "subject", "claims", "scopes"}`, as [`Identity::to_json`].
     fn identity(&self, identity: &Identity) -> Value {
         let k = &self.keys;
         object([
-            (k.kind.clone(), self.identity_kinds[identity.kind.index()].clone()),
+            (k.kind.clone(), self.identity_kind(identity)),
             (k.subject.clone(), identity.subject.as_deref().map_or(Value::Null, Value::from)),
             (k.claims.clone(), json_value(&identity.claims)),
-            (
-                k.scopes.clone(),
-                Value::from(identity.scopes.iter().map(|scope| Value::from(scope.as_str())).collect::<Vec<_>>()),
-            ),
+            (k.scopes.clone(), self.identity_scopes(identity)),
         ])
     }
 
-    fn method(&self, method: &Method) -> Value {
+    pub(crate) fn method(&self, method: &Method) -> Value {
         match self.methods.iter().find(|(known, _)| known == method) {
             Some((_, value)) => value.clone(),
             None => Value::from(method.as_str()),
         }
     }
 
-    fn protocol(&self, version: Version) -> Value {
+    pub(crate) fn protocol(&self, version: Version) -> Value {
         let index = match version {
             Version::HTTP_09 => 0,
             Version::HTTP_10 => 1,
@@ -299,33 +445,32 @@ impl InputBuilder {
     /// Header name -> value, repeated headers joined with "," as Envoy does. Values that are not
     /// UTF-8 are passed lossily: a policy can still see the header exists. Credential headers
     /// are withheld (see [`AuthorizationRequest`]).
-    fn headers(&self, headers: &HeaderMap) -> Value {
+    pub(crate) fn headers(&self, headers: &HeaderMap) -> Value {
         let mut map = BTreeMap::new();
         for name in headers.keys() {
             if self.withheld_headers.contains(name) {
                 continue;
             }
-            let mut values = headers.get_all(name).iter();
-            let joined = match (values.next(), values.next()) {
-                (Some(only), None) => Value::from(&*String::from_utf8_lossy(only.as_bytes())),
-                _ => {
-                    let mut joined = String::new();
-                    for (index, value) in headers.get_all(name).iter().enumerate() {
-                        if index > 0 {
-                            joined.push(',');
-                        }
-                        joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
-                    }
-                    Value::from(joined)
-                }
-            };
             let key = match self.common_headers.iter().find(|(common, _)| common == name) {
                 Some((_, key)) => key.clone(),
                 None => Value::from(name.as_str()),
             };
-            map.insert(key, joined);
+            map.insert(key, joined(headers, name));
         }
         Value::from(map)
+    }
+
+    /// `headers[name]` without building the others: the same value, undefined for a withheld
+    /// header and for a name that is not lower-case (the document's keys all are).
+    pub(crate) fn header(&self, headers: &HeaderMap, name: &str) -> Value {
+        if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            return Value::Undefined;
+        }
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else { return Value::Undefined };
+        if self.withheld_headers.contains(&name) || !headers.contains_key(&name) {
+            return Value::Undefined;
+        }
+        joined(headers, &name)
     }
 
     /// The query as the policy sees it: the raw query without the pairs that carry an API key,
@@ -347,12 +492,31 @@ impl InputBuilder {
     }
 
     /// Name -> every value in order, form-decoded (`+` is a space) like Go's `url.Query()`.
-    fn parsed_query(&self, query: &str) -> Value {
+    fn parsed_query_of(&self, query: &str) -> Value {
         let mut map: BTreeMap<Value, Vec<Value>> = BTreeMap::new();
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             map.entry(Value::from(&*name)).or_default().push(Value::from(&*value));
         }
         Value::from(map.into_iter().map(|(name, values)| (name, Value::from(values))).collect::<BTreeMap<_, _>>())
+    }
+}
+
+/// Every value of a header, joined with "," as Envoy does. Values that are not UTF-8 are passed
+/// lossily: a policy can still see the header exists.
+fn joined(headers: &HeaderMap, name: &HeaderName) -> Value {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(only), None) => Value::from(&*String::from_utf8_lossy(only.as_bytes())),
+        _ => {
+            let mut joined = String::new();
+            for (index, value) in headers.get_all(name).iter().enumerate() {
+                if index > 0 {
+                    joined.push(',');
+                }
+                joined.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            }
+            Value::from(joined)
+        }
     }
 }
 
@@ -371,7 +535,7 @@ fn parsed_path(path: &str) -> Value {
 /// A JSON value as the engine's value, by reference. regorus' own `From<serde_json::Value>`
 /// takes the value by move and runs it through serde's deserializer, so it would cost a clone of
 /// the claims or the body first and a slower walk after.
-fn json_value(value: &serde_json::Value) -> Value {
+pub(crate) fn json_value(value: &serde_json::Value) -> Value {
     use serde_json::Value as Json;
     match value {
         Json::Null => Value::Null,

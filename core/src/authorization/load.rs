@@ -40,8 +40,15 @@ pub(crate) fn template(
     data: &[SourceFile],
     decision: &str,
     timeout: Duration,
+    strict_builtin_errors: bool,
 ) -> Result<Engine, AuthorizationError> {
     let mut engine = Engine::new();
+    engine.set_strict_builtin_errors(strict_builtin_errors);
+    // Before the policies, so that their calls resolve to Armature's OPA-compatible builtins.
+    super::builtins::install(&mut engine, strict_builtin_errors).map_err(|error| AuthorizationError::Decision {
+        rule: decision.to_owned(),
+        message: format!("cannot install the builtins: {error}"),
+    })?;
     for policy in policies {
         engine.add_policy(policy.path.display().to_string(), policy.text.clone()).map_err(|error| {
             AuthorizationError::Policy { path: policy.path.clone(), message: engine_message(&error) }

@@ -1,29 +1,38 @@
-//! The authorization stage: a Rego policy, evaluated in-process with `regorus`, decides whether
-//! an identified request may reach its handler.
+//! The authorization stage: a Rego policy, evaluated in-process, decides whether an identified
+//! request may reach its handler, with OPA's answers.
 //!
-//! Policies and data are read, parsed and prepared once in [`Authorizer::new`]; each request is
-//! evaluated on a pooled engine of regorus' interpreter, so nothing is parsed per request. The input follows the Envoy
-//! ext_authz v3 shape used by OPA-Envoy (see
-//! [`AuthorizationRequest`]) so existing policies carry over; the decision rule answers with a
-//! boolean or a `{allow, status, reason, headers}` object (see [`Decision`]).
+//! Policies and data are read and parsed (by regorus) once in [`Authorizer::new`], then compiled
+//! ([`compiled`]) and specialized for each contract operation ([`Authorizer::operation`]); each
+//! request is evaluated against its input read lazily from the request. A policy the compiler
+//! does not cover runs on regorus' interpreter ([`evaluator`]) instead, with the same
+//! OPA-compatible builtins ([`builtins`]). The input follows the Envoy ext_authz v3 shape used by
+//! OPA-Envoy (see [`AuthorizationRequest`]) so existing policies carry over; the decision rule
+//! answers with a boolean or a `{allow, status, reason, headers}` object (see [`Decision`]).
 //!
 //! Policies are Rego v1 (`if` and `contains` are required), the default of OPA 1.x.
 //!
-//! The time limit (`authorization.timeout_ms`) is enforced by regorus's cooperative execution
-//! timer, which the interpreter checks as it steps through expressions and loops: a
-//! runaway evaluation ends with [`EvaluationError::TimedOut`] shortly after the deadline. A single
-//! builtin call (one large regex match, say) is not interrupted midway, so the bound can be
-//! overshot by the length of the longest builtin call.
+//! The time limit (`authorization.timeout_ms`) is enforced cooperatively, by both evaluators, as
+//! they step through expressions and loops: a runaway evaluation ends with
+//! [`EvaluationError::TimedOut`] shortly after the deadline. A single builtin call (one large
+//! regex match, say) is not interrupted midway, so the bound can be overshot by the length of the
+//! longest builtin call.
 
+mod builtins;
+mod compiled;
 mod decision;
+#[doc(hidden)]
+pub mod equivalence;
 mod error;
 mod evaluator;
 mod input;
 mod load;
 mod log;
+mod rego_value;
 #[cfg(test)]
 mod tests;
+mod view;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -34,13 +43,14 @@ use crate::identity::{CredentialLocations, Identity};
 use crate::path_params::PathParams;
 
 pub use error::{AuthorizationError, EvaluationError};
-pub use input::PolicyOperation;
 pub use log::decision_log_line;
 
-/// The prepared authorization stage: policies and data loaded once and compiled, evaluators
-/// pooled for reuse. Shared by every request (`Send + Sync`).
+/// The prepared authorization stage: policies and data loaded once and compiled (or prepared for
+/// the interpreter). Shared by every request (`Send + Sync`).
 pub struct Authorizer {
-    evaluator: evaluator::Evaluator,
+    engine: Engine,
+    /// Why the policy runs on the interpreter though the compiled evaluator was asked for.
+    fallback: Option<String>,
     input: input::InputBuilder,
     decision_keys: decision::DecisionKeys,
     decision: String,
@@ -48,15 +58,34 @@ pub struct Authorizer {
     timeout: Duration,
 }
 
+/// What evaluates the policy.
+enum Engine {
+    Compiled(compiled::CompiledPolicy),
+    Interpreter(evaluator::Evaluator),
+}
+
 impl std::fmt::Debug for Authorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authorizer")
             .field("decision", &self.decision)
-            .field("evaluator", &self.evaluator.name())
+            .field("evaluator", &self.evaluator())
+            .field("fallback", &self.fallback)
             .field("include_body", &self.include_body)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
+}
+
+/// What one contract operation hands the policy, made once per operation by
+/// [`Authorizer::operation`]: the constant parts of `input.operation` and, with the compiled
+/// evaluator, the policy specialized for the operation (or its decision, when that is a
+/// constant).
+#[derive(Debug, Clone)]
+pub struct PolicyOperation {
+    input: input::OperationInput,
+    plan: Option<Arc<compiled::OperationPlan>>,
+    /// The decision, when it is the same for every request of the operation.
+    decided: Option<Arc<Result<Decision, EvaluationError>>>,
 }
 
 /// What the policy sees of one request. The pipeline builds it after routing and identity.
@@ -140,13 +169,32 @@ impl Authorizer {
         let timeout = Duration::from_millis(config.timeout_ms);
         let policies = load::read_all("authorization.policies", &config.policies)?;
         let data = load::read_all("authorization.data", &config.data)?;
-        let template = load::template(&policies, &data, &config.decision, timeout)?;
-        // One evaluator today; the match fails to compile when another is added.
-        let evaluator = match config.evaluator {
-            PolicyEvaluator::Interpreter => evaluator::Evaluator::interpreter(template, &config.decision),
+        let strict = config.strict_builtin_errors;
+        let mut template = load::template(&policies, &data, &config.decision, timeout, strict)?;
+        let (engine, fallback) = match config.evaluator {
+            PolicyEvaluator::Interpreter => {
+                (Engine::Interpreter(evaluator::Evaluator::interpreter(template, &config.decision)), None)
+            }
+            PolicyEvaluator::Compiled => {
+                let data = template.get_data();
+                match compiled::CompiledPolicy::compile(
+                    template.get_modules(),
+                    &data,
+                    &config.decision,
+                    strict,
+                    timeout,
+                ) {
+                    Ok(policy) => (Engine::Compiled(policy), None),
+                    Err(unsupported) => (
+                        Engine::Interpreter(evaluator::Evaluator::interpreter(template, &config.decision)),
+                        Some(unsupported.to_string()),
+                    ),
+                }
+            }
         };
         Ok(Some(Authorizer {
-            evaluator,
+            engine,
+            fallback,
             input: input::InputBuilder::new(config.include_body, credentials),
             decision_keys: decision::DecisionKeys::new(),
             decision: config.decision.clone(),
@@ -161,30 +209,91 @@ impl Authorizer {
         self.include_body
     }
 
-    /// Which evaluator runs the policy: `"interpreter"`.
+    /// Which evaluator runs the policy: `"compiled"` or `"interpreter"`.
     pub fn evaluator(&self) -> &'static str {
-        self.evaluator.name()
+        match &self.engine {
+            Engine::Compiled(_) => "compiled",
+            Engine::Interpreter(_) => "interpreter",
+        }
     }
 
-    /// Prepares what `input.operation` holds for one contract operation; done once per operation
-    /// when the application is built.
+    /// Why the policy runs on the interpreter although the compiled evaluator was configured:
+    /// the first construct the compiler does not cover, and where (`file:line: what`).
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// Prepares what one contract operation hands the policy: the constant parts of
+    /// `input.operation`, and the policy specialized for them. Done once per operation when the
+    /// application is built (and at every reload).
     pub fn operation(&self, id: &str, tags: &[String], path_template: &str) -> PolicyOperation {
-        self.input.operation(id, tags, path_template)
+        let input = self.input.operation(id, tags, path_template);
+        let Engine::Compiled(policy) = &self.engine else {
+            return PolicyOperation { input, plan: None, decided: None };
+        };
+        let (known, complete) = input.known();
+        let plan = policy.plan(known, complete);
+        let decided = match &plan {
+            compiled::OperationPlan::Constant(result) => Some(Arc::new(self.decision_of(result.clone()))),
+            compiled::OperationPlan::Program(_) => None,
+        };
+        PolicyOperation { input, plan: Some(Arc::new(plan)), decided }
     }
 
     /// Evaluates the decision rule for one request. Synchronous and CPU-bound (bounded by the
     /// configured time limit); an `Err` means no decision could be made and the request must be
     /// refused.
     pub fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<Decision, EvaluationError> {
-        let input = self.input.build(request);
-        let value = self.evaluator.evaluate(input, self.timeout)?;
-        decision::parse(&value, &self.decision_keys)
+        match &self.engine {
+            Engine::Compiled(policy) => {
+                if let Some(decided) = &request.operation.decided {
+                    return (**decided).clone();
+                }
+                let view = view::InputView::new(&self.input, request);
+                self.decision_of(policy.evaluate(request.operation.plan.as_deref(), &view))
+            }
+            Engine::Interpreter(evaluator) => {
+                let value = evaluator.evaluate(self.input.build(request), self.timeout)?;
+                decision::parse(&value, &self.decision_keys)
+            }
+        }
+    }
+
+    fn decision_of(&self, result: Result<regorus::Value, compiled::Fault>) -> Result<Decision, EvaluationError> {
+        match result {
+            Ok(value) => decision::parse(&value, &self.decision_keys),
+            Err(compiled::Fault::Error(message)) => Err(EvaluationError::Failed { message }),
+            Err(compiled::Fault::TimedOut) => Err(EvaluationError::TimedOut { limit: self.timeout }),
+            Err(compiled::Fault::Unknown) => {
+                Err(EvaluationError::Failed { message: "the policy read an input it was not given".to_owned() })
+            }
+        }
+    }
+
+    /// Engines idle in the interpreter's pool (0 for the compiled evaluator).
+    #[cfg(test)]
+    pub(crate) fn idle_len(&self) -> usize {
+        match &self.engine {
+            Engine::Interpreter(evaluator) => evaluator.idle_len(),
+            Engine::Compiled(_) => 0,
+        }
     }
 
     /// The input document of one request, as the policy would see it (for tests and tools).
     pub fn input_json(&self, request: &AuthorizationRequest<'_>) -> serde_json::Value {
         serde_json::to_value(self.input.build(request)).unwrap_or(serde_json::Value::Null)
     }
+}
+
+/// The decision a rule's value (as JSON; None: undefined) stands for, read as [`Authorizer::authorize`]
+/// reads it: for tools that evaluate a policy elsewhere (the differential tests against OPA).
+pub fn decision_from_json(value: Option<&serde_json::Value>) -> Result<Decision, EvaluationError> {
+    let value = match value {
+        None => regorus::Value::Undefined,
+        Some(json) => regorus::Value::from_json_str(&json.to_string())
+            .map_err(|error| EvaluationError::Failed { message: error.to_string() })?,
+    };
+    decision::parse(&value, &decision::DecisionKeys::new())
 }
 
 /// The rule must be a path under `data` naming at least a package and a rule; anything else

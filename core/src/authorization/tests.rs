@@ -7,6 +7,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 
 use super::*;
+use crate::config::authorization::PolicyEvaluator;
 use crate::identity::{CredentialLocations, IdentityKind};
 use crate::path_params::{PathParam, PathParams};
 
@@ -42,15 +43,37 @@ fn config(policies: Vec<PathBuf>) -> AuthorizationConfig {
     AuthorizationConfig { policies, ..AuthorizationConfig::default() }
 }
 
-/// An authorizer for one in-memory policy, with `tweak` adjusting the configuration.
-fn authorizer_with(rego: &str, tweak: impl FnOnce(&mut AuthorizationConfig, &TempDir)) -> Authorizer {
-    let dir = TempDir::new();
-    let mut config = config(vec![dir.file("policy.rego", rego)]);
-    tweak(&mut config, &dir);
-    Authorizer::new(&config, &CredentialLocations::default()).unwrap().unwrap()
+/// One policy on both evaluators: every decision a test takes through [`Fixture::decide`] is
+/// taken by both, which must agree; everything else sees the compiled one.
+struct Both {
+    compiled: Authorizer,
+    interpreter: Authorizer,
 }
 
-fn authorizer(rego: &str) -> Authorizer {
+impl std::ops::Deref for Both {
+    type Target = Authorizer;
+
+    fn deref(&self) -> &Authorizer {
+        &self.compiled
+    }
+}
+
+/// An authorizer for one in-memory policy, with `tweak` adjusting the configuration.
+fn authorizer_with(rego: &str, tweak: impl Fn(&mut AuthorizationConfig, &TempDir)) -> Both {
+    let dir = TempDir::new();
+    let path = dir.file("policy.rego", rego);
+    let build = |evaluator| {
+        let mut config = config(vec![path.clone()]);
+        tweak(&mut config, &dir);
+        config.evaluator = evaluator;
+        Authorizer::new(&config, &CredentialLocations::default()).unwrap().unwrap()
+    };
+    let compiled = build(PolicyEvaluator::Compiled);
+    assert_eq!(compiled.evaluator(), "compiled", "the compiler refused the policy: {:?}", compiled.fallback_reason());
+    Both { compiled, interpreter: build(PolicyEvaluator::Interpreter) }
+}
+
+fn authorizer(rego: &str) -> Both {
     authorizer_with(rego, |_, _| {})
 }
 
@@ -125,8 +148,20 @@ impl Fixture {
         })
     }
 
-    fn decide(&self, authorizer: &Authorizer) -> Result<Decision, EvaluationError> {
-        self.with_request(authorizer, |request| authorizer.authorize(request))
+    /// The decision of both evaluators, which must agree (on the kind of error, for an error).
+    fn decide(&self, both: &Both) -> Result<Decision, EvaluationError> {
+        let compiled = self.with_request(&both.compiled, |request| both.compiled.authorize(request));
+        let interpreted = self.with_request(&both.interpreter, |request| both.interpreter.authorize(request));
+        match (&compiled, &interpreted) {
+            (Ok(compiled), Ok(interpreted)) => assert_eq!(compiled, interpreted, "the evaluators disagree"),
+            (Err(compiled), Err(interpreted)) => assert_eq!(
+                std::mem::discriminant(compiled),
+                std::mem::discriminant(interpreted),
+                "the evaluators fail differently: {compiled} / {interpreted}"
+            ),
+            _ => panic!("the evaluators disagree: compiled {compiled:?}, interpreter {interpreted:?}"),
+        }
+        compiled
     }
 
     /// The input document the policy gets, with `include_body` as given.
@@ -140,7 +175,7 @@ fn get(uri: &str) -> Fixture {
     Fixture::new("GET", uri)
 }
 
-fn allowed(authorizer: &Authorizer, fixture: &Fixture) -> bool {
+fn allowed(authorizer: &Both, fixture: &Fixture) -> bool {
     fixture.decide(authorizer).unwrap().allow
 }
 
@@ -239,7 +274,7 @@ fn runtime_error_is_an_error_and_the_engine_is_not_reused() {
         Err(EvaluationError::Failed { message }) => assert!(!message.is_empty()),
         other => panic!("expected Failed, got {other:?}"),
     }
-    assert_eq!(authorizer.evaluator.idle_len(), 0, "a failed engine must not return to the pool");
+    assert_eq!(authorizer.interpreter.idle_len(), 0, "a failed engine must not return to the pool");
     // Other requests still evaluate.
     assert!(!allowed(&authorizer, &Fixture::new("POST", "/")));
 }
@@ -336,7 +371,12 @@ fn credentials_are_not_in_the_input() {
     };
     let dir = TempDir::new();
     let config = AuthorizationConfig { include_body: true, ..config(vec![dir.file("policy.rego", rego)]) };
-    let authorizer = Authorizer::new(&config, &credentials).unwrap().unwrap();
+    let build = |evaluator| {
+        let config = AuthorizationConfig { evaluator, ..config.clone() };
+        Authorizer::new(&config, &credentials).unwrap().unwrap()
+    };
+    let authorizer =
+        Both { compiled: build(PolicyEvaluator::Compiled), interpreter: build(PolicyEvaluator::Interpreter) };
 
     let mut fixture = get("/notes?api_key=secret-query-key&limit=5&api%5Fkey=secret-encoded");
     let headers = &mut fixture.parts.headers;
@@ -537,7 +577,7 @@ fn concurrent_evaluations_reuse_engines_and_agree() {
     for thread in threads {
         thread.join().unwrap();
     }
-    let idle = authorizer.evaluator.idle_len();
+    let idle = authorizer.interpreter.idle_len();
     assert!((1..=4).contains(&idle), "engines are pooled, at most one per thread: {idle}");
 }
 
@@ -617,14 +657,13 @@ fn authorizer_is_shareable() {
     assert_send_sync::<Authorizer>();
 }
 
-/// The conformance suite's own policy and data (conformance/policy), on the given evaluator.
-fn conformance_authorizer(evaluator: crate::config::authorization::PolicyEvaluator) -> Authorizer {
+/// The conformance suite's own policy and data (conformance/policy), on both evaluators.
+fn conformance_authorizer() -> Both {
     let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance/policy");
     authorizer_with(ALLOW_ALL, |config, _| {
         config.policies = vec![policy.join("authz.rego")];
         config.data = vec![policy.join("data.yaml")];
         config.decision = "data.armature.authz.decision".to_owned();
-        config.evaluator = evaluator;
     })
 }
 
@@ -641,12 +680,12 @@ fn cost_per_evaluation() {
     public.parts.headers.clear();
     public.parts.headers.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
     let rounds = 20_000u32;
-    for evaluator in [crate::config::authorization::PolicyEvaluator::Interpreter] {
-        let authorizer = conformance_authorizer(evaluator);
+    let both = conformance_authorizer();
+    for authorizer in [&both.compiled, &both.interpreter] {
         for (name, fixture) in
             [("GET /accounts/alice/notes as its owner (JWT)", &owner), ("GET /plaintext, anonymous", &public)]
         {
-            assert!(allowed(&authorizer, fixture), "{evaluator:?} {name}");
+            assert!(allowed(&both, fixture), "{name}");
             let (per_call, input_only) = fixture.with_request(&authorizer, |request| {
                 for _ in 0..1_000 {
                     authorizer.authorize(request).unwrap();
@@ -673,8 +712,24 @@ fn cost_per_evaluation() {
 }
 
 #[test]
-fn the_interpreter_is_the_evaluator() {
-    assert_eq!(authorizer(ALLOW_ALL).evaluator(), "interpreter");
+fn the_compiled_evaluator_is_the_default_and_the_interpreter_can_be_chosen() {
+    assert_eq!(AuthorizationConfig::default().evaluator, PolicyEvaluator::Compiled);
+    let both = conformance_authorizer();
+    assert_eq!((both.compiled.evaluator(), both.compiled.fallback_reason()), ("compiled", None));
+    assert_eq!(both.interpreter.evaluator(), "interpreter");
+}
+
+/// A policy using what the compiler does not cover runs on the interpreter, and says which
+/// construct, where.
+#[test]
+fn a_policy_outside_the_compiled_subset_runs_on_the_interpreter_and_says_why() {
+    let dir = TempDir::new();
+    let rego = "package armature.authz\n\nallow if {\n\tinput.x with input as {\"x\": true}\n}\n";
+    let config = config(vec![dir.file("policy.rego", rego)]);
+    let authorizer = Authorizer::new(&config, &CredentialLocations::default()).unwrap().unwrap();
+    assert_eq!(authorizer.evaluator(), "interpreter");
+    let reason = authorizer.fallback_reason().unwrap();
+    assert!(reason.contains("policy.rego:4") && reason.contains("`with`"), "{reason}");
 }
 
 /// `evaluator: vm` (regorus' compiled VM) was removed: it answered differently from the reference
@@ -687,16 +742,144 @@ fn the_removed_vm_evaluator_is_refused_at_load() {
     assert!(error.contains("vm"), "{error}");
 }
 
-/// The issue's example: a builtin error in the first body. The reference (OPA's strict builtin
-/// errors, which Armature applies today) refuses; regorus' VM took the `else` and allowed.
+/// A builtin error in the first body, before an `else`: OPA's default makes the failing
+/// expression undefined, so the `else` decides (allow); its strict mode refuses (500). regorus'
+/// VM once allowed even in strict mode.
 #[test]
-fn a_builtin_error_before_an_else_refuses() {
+fn a_builtin_error_before_an_else_is_undefined_by_default_and_refuses_when_strict() {
     let rego = r#"
         package armature.authz
         decision := {"allow": false} if {
             to_number(input.attributes.request.http.method) > 0
         } else := {"allow": true}
     "#;
-    let authorizer = authorizer_with(rego, |config, _| config.decision = "data.armature.authz.decision".to_owned());
-    assert!(matches!(get("/").decide(&authorizer), Err(EvaluationError::Failed { .. })));
+    let decide = |strict| {
+        let authorizer = authorizer_with(rego, |config, _| {
+            config.decision = "data.armature.authz.decision".to_owned();
+            config.strict_builtin_errors = strict;
+        });
+        get("/").decide(&authorizer)
+    };
+    assert!(decide(false).unwrap().allow);
+    assert!(matches!(decide(true), Err(EvaluationError::Failed { .. })));
+}
+
+/// Every path into the document `InputBuilder::build` makes, and paths beside them (upper-case
+/// header names, indexes past the end, keys of the wrong type), read through the compiled
+/// evaluator's lazy view give exactly what indexing the built document gives, over generated
+/// requests: headers repeated, withheld and not UTF-8, queries with credentials and escapes,
+/// fixed and parameterized templates, typed path parameters, every kind of identity, with and
+/// without a body.
+#[test]
+fn the_view_reads_what_build_builds() {
+    use regorus::Value as Rego;
+
+    fn paths(value: &Rego, prefix: &mut Vec<Rego>, out: &mut Vec<Vec<Rego>>) {
+        out.push(prefix.clone());
+        let children: Vec<(Rego, Rego)> = match value {
+            Rego::Object(fields) => fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Rego::Array(items) => items.iter().enumerate().map(|(i, v)| (Rego::from(i as u64), v.clone())).collect(),
+            _ => Vec::new(),
+        };
+        for (key, child) in children {
+            prefix.push(key);
+            paths(&child, prefix, out);
+            prefix.pop();
+        }
+        // Beside the real keys: what a policy may ask for that is not there.
+        if matches!(value, Rego::Object(_) | Rego::Array(_)) {
+            for absent in [
+                Rego::from("X-Tenant"),
+                Rego::from("missing"),
+                Rego::from(99u64),
+                Rego::from(0u64),
+                Rego::Null,
+                Rego::from(-1i64),
+            ] {
+                let mut path = prefix.clone();
+                path.push(absent);
+                out.push(path);
+            }
+        }
+    }
+
+    let credentials =
+        CredentialLocations { headers: vec![HeaderName::from_static("x-api-key")], query: vec!["api_key".to_owned()] };
+    let identities = [
+        Identity::default(),
+        Identity {
+            kind: IdentityKind::Jwt,
+            subject: Some("alice".to_owned()),
+            claims: json!({"sub": "alice", "roles": ["admin", 1, null], "nested": {"a": [{"b": 1.5}]}}),
+            scopes: vec!["notes:read".to_owned()],
+        },
+        Identity { kind: IdentityKind::ApiKey, subject: Some("svc".to_owned()), claims: json!(null), scopes: vec![] },
+    ];
+    let targets = [
+        ("/plaintext", "plaintext", "/plaintext", vec![]),
+        ("/plaintext?api_key=secret&x=1&x=2&e=%C3%A9+b", "plaintext", "/plaintext", vec![]),
+        (
+            "/accounts/al%2Fice/notes/7",
+            "deleteNote",
+            "/accounts/{owner}/notes/{noteId}",
+            vec![("owner", json!("al/ice")), ("noteId", json!(7))],
+        ),
+        ("/accounts//notes/?", "listNotes", "/accounts/{owner}/notes", vec![("owner", json!(""))]),
+        ("/", "root", "/", vec![]),
+    ];
+    let mut checked = 0;
+    for include_body in [false, true] {
+        let config = AuthorizationConfig { include_body, ..config(vec![]) };
+        let builder = input::InputBuilder::new(config.include_body, &credentials);
+        for (round, identity) in identities.iter().enumerate() {
+            for (target, operation_id, template, params) in &targets {
+                let mut builder_request =
+                    http::Request::builder().method(if round == 1 { "POST" } else { "GET" }).uri(*target);
+                builder_request = builder_request
+                    .header("host", "notes.example")
+                    .header("x-tenant", "acme")
+                    .header("x-tenant", "beta")
+                    .header("x-api-key", "secret")
+                    .header("authorization", "Bearer secret")
+                    .header("x-bytes", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+                let (parts, ()) = builder_request.body(()).unwrap().into_parts();
+                let body = json!({"amount": 5, "items": [1, "two"]});
+                let operation = PolicyOperation {
+                    input: builder.operation(operation_id, &["notes".to_owned()], template),
+                    plan: None,
+                    decided: None,
+                };
+                let params: PathParams<'_> =
+                    params.iter().map(|(name, value)| PathParam::new(name, value.clone())).collect();
+                let connection = Connection { tls: round == 2, ..Connection::default() };
+                let request = AuthorizationRequest {
+                    parts: &parts,
+                    body: Some(&body),
+                    identity,
+                    operation: &operation,
+                    path_params: &params,
+                    connection: &connection,
+                };
+                let built = builder.build(&request);
+                let view = view::InputView::new(&builder, &request);
+                let mut all = Vec::new();
+                paths(&built, &mut Vec::new(), &mut all);
+                for path in all {
+                    let mut expected = built.clone();
+                    let mut cursor = view.root();
+                    for key in &path {
+                        expected = rego_value::index(&expected, key);
+                        cursor = cursor.child(key);
+                    }
+                    assert_eq!(
+                        cursor.value(),
+                        expected,
+                        "{target} include_body={include_body} identity {round}: path {path:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} paths checked");
 }

@@ -20,17 +20,26 @@ pub struct AuthorizationConfig {
     pub timeout_ms: u64,
     /// Write one JSON line per decision (request id, operation, subject, result) to the log.
     pub decision_log: bool,
-    /// What evaluates the policy: `interpreter` (regorus' interpreter, the only one).
+    /// What evaluates the policy: `compiled` (the default; a policy it does not cover runs on
+    /// the interpreter, and the start-up log says why) or `interpreter` (regorus').
     pub evaluator: PolicyEvaluator,
+    /// OPA's strict builtin-error mode: a builtin that fails (`to_number("abc")`) fails the whole
+    /// evaluation, and the request is refused (500). Off (OPA's default), the failing expression
+    /// is undefined, as if it were false, and evaluation goes on.
+    pub strict_builtin_errors: bool,
 }
 
 /// The evaluator of `authorization.evaluator`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PolicyEvaluator {
-    /// regorus' tree-walking interpreter: the reference semantics, conflicts and all.
-    /// (`vm`, regorus' compiled VM, was removed: it answered differently from the reference.)
+    /// Armature's compiler: the policy lowered once and specialized per operation, evaluated
+    /// with OPA's semantics against the request read lazily. Falls back to the interpreter for a
+    /// policy using what it does not cover (`with`, `print`, `http.send`, time, ...).
     #[default]
+    Compiled,
+    /// regorus' tree-walking interpreter, with Armature's OPA-compatible builtins.
+    /// (`vm`, regorus' compiled VM, was removed: it answered differently from OPA.)
     Interpreter,
 }
 
@@ -43,7 +52,8 @@ impl Default for AuthorizationConfig {
             include_body: false,
             timeout_ms: 100,
             decision_log: false,
-            evaluator: PolicyEvaluator::Interpreter,
+            evaluator: PolicyEvaluator::Compiled,
+            strict_builtin_errors: false,
         }
     }
 }
