@@ -1,7 +1,7 @@
 //! The Rego policy input (core/src/authorization/input.rs) and its evaluation: the public
 //! `authorization::Authorizer::input_json` and `Authorizer::authorize` on fuzzed requests and
-//! identities, with the conformance policy (conformance/policy/authz.rego, embedded) on regorus'
-//! interpreter; and with `@app` the whole pipeline (`App::handle`), where the input also
+//! identities, with the conformance policy (conformance/policy/authz.rego, embedded) on the
+//! compiled evaluator (the default), which reads the request through the lazy input view; and with `@app` the whole pipeline (`App::handle`), where the input also
 //! carries the typed path parameters (`PathParams::decode` is private to the core).
 //!
 //! Input: a request as HTTP/1.1 text (see `armature_fuzz::RequestText`) whose `@` lines set

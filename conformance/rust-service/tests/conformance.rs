@@ -4,12 +4,25 @@ use std::time::Duration;
 
 use armature_conformance::{load_dir, Runner};
 use armature_conformance_service::{build_app, conformance_dir, conformance_jwt_secret, repository_root};
+use armature_core::config::authorization::PolicyEvaluator;
 use armature_core::config::{Config, ConfigFormat};
 
 #[test]
-fn every_case_passes_over_http() {
+fn every_case_passes_over_http_on_the_compiled_evaluator() {
+    every_case_passes(PolicyEvaluator::Compiled);
+}
+
+/// The fallback path gives the same answers to every case (the conformance policy compiles, so
+/// only configuring the interpreter runs it).
+#[test]
+fn every_case_passes_over_http_on_the_interpreter() {
+    every_case_passes(PolicyEvaluator::Interpreter);
+}
+
+fn every_case_passes(evaluator: PolicyEvaluator) {
     let text = std::fs::read_to_string(conformance_dir().join("config.yaml")).unwrap();
     let mut config = Config::from_str_only(&text, ConfigFormat::Yaml).unwrap();
+    config.authorization.evaluator = evaluator;
     config.server.port = 0;
     // As ci/conformance: HTTPS beside plain HTTP, client certificates verified when presented.
     let credentials = conformance_dir().join("credentials");

@@ -50,8 +50,35 @@ impl AccessControl {
                 .collect(),
             None => Vec::new(),
         };
+        if let Some(authorizer) = &authorizer {
+            log_evaluator(authorizer, &policy_operations);
+        }
         Ok(Self { authenticator, authorizer, policy_operations })
     }
+}
+
+/// Says at start-up and at every reload which evaluator runs the policy and, when it is the
+/// interpreter although the compiled evaluator was asked for, why (the construct and its line):
+/// the two differ in cost, and docs/security.md in the differences from OPA they have.
+fn log_evaluator(authorizer: &Authorizer, operations: &[PolicyOperation]) {
+    let decided = operations.iter().filter(|operation| operation.is_decided()).count();
+    let line = match authorizer.fallback_reason() {
+        None => serde_json::json!({
+            "level": "info",
+            "event": "policy_evaluator",
+            "evaluator": authorizer.evaluator(),
+            "operations": operations.len(),
+            "operations_decided_at_load": decided,
+        }),
+        Some(reason) => serde_json::json!({
+            "level": "warn",
+            "event": "policy_evaluator",
+            "evaluator": authorizer.evaluator(),
+            "reason": format!("the compiled evaluator does not cover {reason}; the policy runs on the interpreter"),
+        }),
+    };
+    // Beside the reload and JWKS events: operators' events, not access log lines.
+    eprintln!("{line}");
 }
 
 /// The current [`AccessControl`]: each request takes the set that is current when it is routed

@@ -88,6 +88,14 @@ pub struct PolicyOperation {
     decided: Option<Arc<Result<Decision, EvaluationError>>>,
 }
 
+impl PolicyOperation {
+    /// Whether the compiled evaluator decided this operation when it was prepared: every
+    /// request of it gets that decision without evaluating anything.
+    pub fn is_decided(&self) -> bool {
+        self.decided.is_some()
+    }
+}
+
 /// What the policy sees of one request. The pipeline builds it after routing and identity.
 ///
 /// It becomes this input document:
