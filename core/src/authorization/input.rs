@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION};
-use http::{HeaderMap, HeaderName, Method, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use percent_encoding::percent_decode_str;
 use regorus::Value;
 
@@ -460,17 +460,27 @@ impl InputBuilder {
         Value::from(map)
     }
 
+    /// `headers[name]` for a name only known per request (`some name in names;
+    /// headers[name]`): compared with each header's name rather than parsed into a
+    /// `HeaderName`, which would hash it and allocate an uncommon one.
+    pub(crate) fn header_str(&self, headers: &HeaderMap, name: &str) -> Value {
+        if self.withheld_headers.iter().any(|withheld| withheld.as_str() == name) {
+            return Value::Undefined;
+        }
+        let values = || headers.iter().filter(|(header, _)| header.as_str() == name).map(|(_, value)| value);
+        if values().next().is_none() {
+            return Value::Undefined;
+        }
+        join(values)
+    }
+
     /// `headers[name]` without building the others: the same value, undefined for a withheld
-    /// header and for a name that is not lower-case (the document's keys all are).
-    pub(crate) fn header(&self, headers: &HeaderMap, name: &str) -> Value {
-        if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+    /// header (the view parses the name; the document's names are all lower-case).
+    pub(crate) fn header_named(&self, headers: &HeaderMap, name: &HeaderName) -> Value {
+        if self.withheld_headers.contains(name) || !headers.contains_key(name) {
             return Value::Undefined;
         }
-        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else { return Value::Undefined };
-        if self.withheld_headers.contains(&name) || !headers.contains_key(&name) {
-            return Value::Undefined;
-        }
-        joined(headers, &name)
+        joined(headers, name)
     }
 
     /// The query as the policy sees it: the raw query without the pairs that carry an API key,
@@ -504,12 +514,17 @@ impl InputBuilder {
 /// Every value of a header, joined with "," as Envoy does. Values that are not UTF-8 are passed
 /// lossily: a policy can still see the header exists.
 fn joined(headers: &HeaderMap, name: &HeaderName) -> Value {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
+    join(|| headers.get_all(name).iter())
+}
+
+/// Values of one header joined with ",", as Envoy gives them.
+fn join<'h, I: Iterator<Item = &'h HeaderValue>>(values: impl Fn() -> I) -> Value {
+    let mut rest = values();
+    match (rest.next(), rest.next()) {
         (Some(only), None) => Value::from(&*String::from_utf8_lossy(only.as_bytes())),
         _ => {
             let mut joined = String::new();
-            for (index, value) in headers.get_all(name).iter().enumerate() {
+            for (index, value) in values().enumerate() {
                 if index > 0 {
                     joined.push(',');
                 }

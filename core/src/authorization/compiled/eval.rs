@@ -25,8 +25,8 @@ use regorus::unstable::{ArithOp, BinOp, BoolOp};
 use regorus::Value;
 
 use super::super::rego_value::{array_index, index};
-use super::super::view::InputView;
-use super::ir::{Body, Call, Literal, Pattern, Program, RuleId, RuleKind, Term};
+use super::super::view::{Cursor, InputView};
+use super::ir::{Body, Call, Literal, Pattern, PlacedInput, Program, RuleId, RuleKind, Term};
 
 /// Steps (literals tried, members iterated) between reads of the clock.
 const CLOCK_INTERVAL: u64 = 4096;
@@ -80,19 +80,28 @@ pub(crate) struct Evaluation<'p, 'r> {
     started: Option<Instant>,
 }
 
+thread_local! {
+    /// The memo and slot vectors of the thread's last evaluation, emptied, for its next one:
+    /// an evaluation then allocates nothing of its own.
+    static SCRATCH: std::cell::Cell<Option<(Vec<Memo>, Vec<Value>)>> = const { std::cell::Cell::new(None) };
+}
+
+impl Drop for Evaluation<'_, '_> {
+    fn drop(&mut self) {
+        let mut memo = std::mem::take(&mut self.memo);
+        let mut slots = std::mem::take(&mut self.slots);
+        memo.clear();
+        slots.clear();
+        SCRATCH.with(|scratch| scratch.set(Some((memo, slots))));
+    }
+}
+
 impl<'p, 'r> Evaluation<'p, 'r> {
     pub(crate) fn new(program: &'p Program, source: Source<'r>, strict: bool, timeout: Duration) -> Self {
-        Evaluation {
-            program,
-            source,
-            strict,
-            memo: vec![Memo::Empty; program.rules.len()],
-            slots: Vec::with_capacity(32),
-            depth: 0,
-            steps: 0,
-            timeout,
-            started: None,
-        }
+        let (mut memo, slots) =
+            SCRATCH.with(|scratch| scratch.take()).unwrap_or_else(|| (Vec::new(), Vec::with_capacity(32)));
+        memo.resize(program.rules.len(), Memo::Empty);
+        Evaluation { program, source, strict, memo, slots, depth: 0, steps: 0, timeout, started: None }
     }
 
     /// The decision rule's value ([`Value::Undefined`] when it has none).
@@ -529,6 +538,7 @@ impl<'p, 'r> Evaluation<'p, 'r> {
             Term::Const(value) => value.clone(),
             Term::Local(slot) => self.slots[base + slot].clone(),
             Term::Input(path) => self.input(path, base)?,
+            Term::InputAt(placed) => self.input_at(placed, base)?,
             Term::Rule(id, path) => {
                 let program = self.program;
                 let rule = &program.rules[*id];
@@ -703,24 +713,51 @@ impl<'p, 'r> Evaluation<'p, 'r> {
         Ok(value)
     }
 
-    fn input(&mut self, path: &[Term], base: usize) -> Solved<Value> {
+    fn input_at(&mut self, placed: &PlacedInput, base: usize) -> Solved<Value> {
         match self.source {
             Source::Unknown => Err(Fault::Unknown),
-            Source::Document(document) => self.path(document.clone(), path, base),
+            Source::Document(document) => {
+                let mut value = document.clone();
+                for key in &placed.keys {
+                    if value == Value::Undefined {
+                        break;
+                    }
+                    value = index(&value, key);
+                }
+                self.path(value, &placed.rest, base)
+            }
             Source::View(view) => {
-                let mut cursor = view.root();
-                for key in path {
+                let cursor = view.at(&placed.place);
+                self.walk(cursor, &placed.rest, base)
+            }
+        }
+    }
+
+    /// Reads `path` below `cursor`; a constant key is used where it is, not copied.
+    fn walk<'v>(&mut self, mut cursor: Cursor<'v>, path: &[Term], base: usize) -> Solved<Value> {
+        for key in path {
+            if cursor.is_undefined() {
+                return Ok(Value::Undefined);
+            }
+            cursor = match key {
+                Term::Const(key) => cursor.child(key),
+                key => {
                     let key = self.value(key, base)?;
                     if key == Value::Undefined {
                         return Ok(Value::Undefined);
                     }
-                    cursor = cursor.child(&key);
-                    if cursor.is_undefined() {
-                        return Ok(Value::Undefined);
-                    }
+                    cursor.child(&key)
                 }
-                Ok(cursor.value())
-            }
+            };
+        }
+        Ok(cursor.value())
+    }
+
+    fn input(&mut self, path: &[Term], base: usize) -> Solved<Value> {
+        match self.source {
+            Source::Unknown => Err(Fault::Unknown),
+            Source::Document(document) => self.path(document.clone(), path, base),
+            Source::View(view) => self.walk(view.root(), path, base),
         }
     }
 

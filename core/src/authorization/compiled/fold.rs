@@ -60,8 +60,8 @@ pub(crate) fn specialize(program: &Program, facts: &OperationFacts, strict: bool
             break;
         }
     }
-    let mut trial = Evaluation::new(&program, Source::Unknown, strict, timeout);
-    match trial.decide() {
+    let trial = Evaluation::new(&program, Source::Unknown, strict, timeout).decide();
+    match trial {
         Err(Fault::Unknown) => Folded::Program(program),
         result => Folded::Constant(result),
     }
@@ -201,6 +201,11 @@ impl Folder<'_> {
             Term::Input(path) => {
                 path.iter_mut().for_each(|key| self.term(key));
                 self.input(path)
+            }
+            // Only made after folding (`resolve`).
+            Term::InputAt(placed) => {
+                placed.rest.iter_mut().for_each(|key| self.term(key));
+                None
             }
             Term::Rule(id, path) => {
                 path.iter_mut().for_each(|key| self.term(key));

@@ -19,7 +19,7 @@
 use regorus::unstable::BoolOp;
 use regorus::Value;
 
-use super::ir::{Body, Literal, Pattern, Slot, Term};
+use super::ir::{Body, Branch, Literal, Pattern, Slot, Term};
 
 /// The guards of a branch with these parameters and this body.
 pub(crate) fn guards(args: &[Pattern], body: &Body) -> Vec<Literal> {
@@ -201,5 +201,58 @@ fn guard(literal: &Literal, parameters: &[Slot], aliases: &[(Slot, Term)]) -> Op
             Some(Literal::Expr(Term::Builtin(call)))
         }
         _ => None,
+    }
+}
+
+/// Drops what the guards make redundant, once a plan is final: a body literal equal to a guard
+/// (the guard held, so the literal holds, and evaluating it again raises nothing), and a
+/// "must be defined" guard on a reference another guard compares (undefined fails that one
+/// too).
+pub(crate) fn drop_repeated(branch: &mut Branch) {
+    let compared: Vec<Term> = branch.guards.iter().filter_map(compared_subject).cloned().collect();
+    branch.guards.retain(|guard| match guard {
+        Literal::Bind(Pattern::Wildcard, subject) => !compared.iter().any(|other| same_term(other, subject)),
+        _ => true,
+    });
+    let guards = &branch.guards;
+    branch.body.literals.retain(|literal| match literal {
+        Literal::Expr(term) => {
+            !guards.iter().any(|guard| matches!(guard, Literal::Expr(other) if same_term(other, term)))
+        }
+        _ => true,
+    });
+}
+
+/// The input reference an equality or membership guard compares with a constant.
+fn compared_subject(guard: &Literal) -> Option<&Term> {
+    match guard {
+        Literal::Expr(Term::Compare(BoolOp::Eq, left, right)) => match (&**left, &**right) {
+            (subject @ Term::Input(_), Term::Const(_)) | (Term::Const(_), subject @ Term::Input(_)) => Some(subject),
+            _ => None,
+        },
+        Literal::Expr(Term::Member { key: None, value, collection }) => match (&**value, &**collection) {
+            (subject @ Term::Input(_), Term::Const(_)) | (Term::Const(_), subject @ Term::Input(_)) => Some(subject),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Structural equality of the terms guards are made of (others are never equal).
+fn same_term(a: &Term, b: &Term) -> bool {
+    match (a, b) {
+        (Term::Const(a), Term::Const(b)) => a == b,
+        (Term::Local(a), Term::Local(b)) => a == b,
+        (Term::Input(a), Term::Input(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_term(a, b)),
+        (Term::Compare(op_a, left_a, right_a), Term::Compare(op_b, left_b, right_b)) => {
+            std::mem::discriminant(op_a) == std::mem::discriminant(op_b)
+                && same_term(left_a, left_b)
+                && same_term(right_a, right_b)
+        }
+        (
+            Term::Member { key: None, value: value_a, collection: collection_a },
+            Term::Member { key: None, value: value_b, collection: collection_b },
+        ) => same_term(value_a, value_b) && same_term(collection_a, collection_b),
+        _ => false,
     }
 }

@@ -10,6 +10,7 @@ use regorus::unstable::{ArithOp, BinOp, BoolOp, Expr, Ref, Span};
 use regorus::Value;
 
 use super::super::builtins::Builtin;
+use super::super::view::Place;
 
 /// A local variable's slot in its rule's frame.
 pub(crate) type Slot = usize;
@@ -26,6 +27,9 @@ pub(crate) enum Term {
     Local(Slot),
     /// `input` followed by these indexes.
     Input(Vec<Term>),
+    /// `input` at a place known ahead (its constant keys resolved, see `resolve`), then the
+    /// rest of the indexes. Made last, when a plan is final.
+    InputAt(Box<PlacedInput>),
     /// The value of a rule (a complete rule's value, a partial rule's set or object), then these
     /// indexes.
     Rule(RuleId, Vec<Term>),
@@ -60,6 +64,15 @@ pub(crate) enum Term {
         value: Box<Term>,
         body: Body,
     },
+}
+
+/// An input reference whose constant leading keys are resolved to a place.
+#[derive(Debug, Clone)]
+pub(crate) struct PlacedInput {
+    pub place: Place,
+    /// The keys `place` stands for, to read a whole input document (tests, the fuzzer).
+    pub keys: Vec<Value>,
+    pub rest: Vec<Term>,
 }
 
 /// A builtin call, with what regorus' builtins take for their messages.

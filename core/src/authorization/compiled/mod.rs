@@ -15,6 +15,7 @@ mod fold;
 mod guards;
 mod ir;
 mod lower;
+mod resolve;
 
 use std::time::Duration;
 
@@ -30,7 +31,10 @@ pub(crate) use lower::Unsupported;
 /// A policy set compiled for one decision rule.
 #[derive(Debug)]
 pub(crate) struct CompiledPolicy {
+    /// As lowered: what each operation's plan is folded from.
     program: Program,
+    /// The same with its input places resolved: what runs without a plan.
+    general: Program,
     strict: bool,
     timeout: Duration,
 }
@@ -53,7 +57,9 @@ impl CompiledPolicy {
         timeout: Duration,
     ) -> Result<Self, Unsupported> {
         let program = lower::lower(modules, data, decision)?;
-        Ok(CompiledPolicy { program, strict, timeout })
+        let mut general = program.clone();
+        resolve::resolve_inputs(&mut general);
+        Ok(CompiledPolicy { program, general, strict, timeout })
     }
 
     /// The plan of an operation whose `input.operation` holds `operation` (`complete`: all of
@@ -62,7 +68,10 @@ impl CompiledPolicy {
         let facts = fold::OperationFacts { operation, complete };
         match fold::specialize(&self.program, &facts, self.strict, self.timeout) {
             fold::Folded::Constant(result) => OperationPlan::Constant(result),
-            fold::Folded::Program(program) => OperationPlan::Program(Box::new(program)),
+            fold::Folded::Program(mut program) => {
+                resolve::resolve_inputs(&mut program);
+                OperationPlan::Program(Box::new(program))
+            }
         }
     }
 
@@ -72,13 +81,13 @@ impl CompiledPolicy {
         let program = match plan {
             Some(OperationPlan::Constant(result)) => return result.clone(),
             Some(OperationPlan::Program(program)) => program,
-            None => &self.program,
+            None => &self.general,
         };
         eval::Evaluation::new(program, eval::Source::View(view), self.strict, self.timeout).decide()
     }
 
     /// The decision rule's value for a whole input document (tests, the equivalence fuzzer).
     pub(crate) fn evaluate_document(&self, input: &Value) -> Result<Value, Fault> {
-        eval::Evaluation::new(&self.program, eval::Source::Document(input), self.strict, self.timeout).decide()
+        eval::Evaluation::new(&self.general, eval::Source::Document(input), self.strict, self.timeout).decide()
     }
 }
