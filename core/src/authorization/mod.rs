@@ -86,6 +86,8 @@ pub struct PolicyOperation {
     plan: Option<Arc<compiled::OperationPlan>>,
     /// The decision, when it is the same for every request of the operation.
     decided: Option<Arc<Result<Decision, EvaluationError>>>,
+    /// The decisions of the values the decision rule takes as constants, read once.
+    decisions: Arc<[(regorus::Value, Decision)]>,
 }
 
 impl PolicyOperation {
@@ -237,7 +239,7 @@ impl Authorizer {
     pub fn operation(&self, id: &str, tags: &[String], path_template: &str) -> PolicyOperation {
         let input = self.input.operation(id, tags, path_template);
         let Engine::Compiled(policy) = &self.engine else {
-            return PolicyOperation { input, plan: None, decided: None };
+            return PolicyOperation { input, plan: None, decided: None, decisions: Arc::new([]) };
         };
         let (known, complete) = input.known();
         let plan = policy.plan(known, complete);
@@ -245,7 +247,15 @@ impl Authorizer {
             compiled::OperationPlan::Constant(result) => Some(Arc::new(self.decision_of(result.clone()))),
             compiled::OperationPlan::Program(_) => None,
         };
-        PolicyOperation { input, plan: Some(Arc::new(plan)), decided }
+        let decisions = policy
+            .constant_results(&plan)
+            .into_iter()
+            .filter_map(|value| {
+                let decision = decision::parse(&value, &self.decision_keys).ok()?;
+                Some((value, decision))
+            })
+            .collect();
+        PolicyOperation { input, plan: Some(Arc::new(plan)), decided, decisions }
     }
 
     /// Evaluates the decision rule for one request. Synchronous and CPU-bound (bounded by the
@@ -258,7 +268,14 @@ impl Authorizer {
                     return (**decided).clone();
                 }
                 let view = view::InputView::new(&self.input, request);
-                self.decision_of(policy.evaluate(request.operation.plan.as_deref(), &view))
+                let result = policy.evaluate(request.operation.plan.as_deref(), &view);
+                if let Ok(value) = &result {
+                    // A constant of the policy (the common case): its decision was read ahead.
+                    if let Some((_, decision)) = request.operation.decisions.iter().find(|(known, _)| known == value) {
+                        return Ok(decision.clone());
+                    }
+                }
+                self.decision_of(result)
             }
             Engine::Interpreter(evaluator) => {
                 let value = evaluator.evaluate(self.input.build(request), self.timeout)?;

@@ -301,7 +301,7 @@ fn general_form(value: f64, precision: Option<usize>) -> String {
     let mut limit = significant.map_or(6, |p| p as i32);
     if let Some(p) = significant {
         let count = digits.len() as i32;
-        if p as i32 > count && count >= exponent + 1 {
+        if p as i32 > count && count > exponent {
             limit = count;
         }
     }

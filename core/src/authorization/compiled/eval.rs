@@ -534,11 +534,51 @@ impl<'p, 'r> Evaluation<'p, 'r> {
 
     /// A term's value; [`Value::Undefined`] when it has none.
     pub(crate) fn value(&mut self, term: &Term, base: usize) -> Solved<Value> {
+        // The terms authorization policies are mostly made of are handled here; the rest in
+        // `composite`, kept out of line so this frequent, recursive function stays small.
         Ok(match term {
             Term::Const(value) => value.clone(),
             Term::Local(slot) => self.slots[base + slot].clone(),
-            Term::Input(path) => self.input(path, base)?,
             Term::InputAt(placed) => self.input_at(placed, base)?,
+            Term::Compare(op, left, right) => {
+                let left = self.operand(left, base)?;
+                let right = self.operand(right, base)?;
+                if *left == Value::Undefined || *right == Value::Undefined {
+                    return Ok(Value::Undefined);
+                }
+                Value::Bool(compare(op, &left, &right))
+            }
+            Term::Member { key, value, collection } => {
+                let collection = self.operand(collection, base)?;
+                let value = self.operand(value, base)?;
+                let key = match key {
+                    Some(key) => Some(self.value(key, base)?),
+                    None => None,
+                };
+                if *collection == Value::Undefined || *value == Value::Undefined || key == Some(Value::Undefined) {
+                    return Ok(Value::Undefined);
+                }
+                Value::Bool(member(key.as_ref(), &value, &collection))
+            }
+            _ => self.composite(term, base)?,
+        })
+    }
+
+    /// A term's value, borrowed when it is a constant (no reference count touched).
+    fn operand<'t>(&mut self, term: &'t Term, base: usize) -> Solved<std::borrow::Cow<'t, Value>> {
+        match term {
+            Term::Const(value) => Ok(std::borrow::Cow::Borrowed(value)),
+            other => Ok(std::borrow::Cow::Owned(self.value(other, base)?)),
+        }
+    }
+
+    #[inline(never)]
+    fn composite(&mut self, term: &Term, base: usize) -> Solved<Value> {
+        Ok(match term {
+            Term::Input(path) => self.input(path, base)?,
+            Term::Const(_) | Term::Local(_) | Term::InputAt(_) | Term::Compare(..) | Term::Member { .. } => {
+                return self.value(term, base);
+            }
             Term::Rule(id, path) => {
                 let program = self.program;
                 let rule = &program.rules[*id];
@@ -634,25 +674,6 @@ impl<'p, 'r> Evaluation<'p, 'r> {
                     }
                 };
                 self.builtin_result(result)?
-            }
-            Term::Compare(op, left, right) => {
-                let (left, right) = (self.value(left, base)?, self.value(right, base)?);
-                if left == Value::Undefined || right == Value::Undefined {
-                    return Ok(Value::Undefined);
-                }
-                Value::Bool(compare(op, &left, &right))
-            }
-            Term::Member { key, value, collection } => {
-                let collection = self.value(collection, base)?;
-                let value = self.value(value, base)?;
-                let key = match key {
-                    Some(key) => Some(self.value(key, base)?),
-                    None => None,
-                };
-                if collection == Value::Undefined || value == Value::Undefined || key == Some(Value::Undefined) {
-                    return Ok(Value::Undefined);
-                }
-                Value::Bool(member(key.as_ref(), &value, &collection))
             }
             Term::ArrayCompr { term, body } => {
                 let mut values = Vec::new();

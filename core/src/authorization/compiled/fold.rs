@@ -46,13 +46,13 @@ pub(crate) fn specialize(program: &Program, facts: &OperationFacts, strict: bool
             rule.definitions.retain(|definition| !definition.branches.is_empty());
         }
         let mut changed = false;
-        for id in 0..program.rules.len() {
-            if constants[id].is_some() || matches!(program.rules[id].kind, RuleKind::Function(_)) {
+        for (id, constant) in constants.iter_mut().enumerate() {
+            if constant.is_some() || matches!(program.rules[id].kind, RuleKind::Function(_)) {
                 continue;
             }
             let mut trial = Evaluation::new(&program, Source::Unknown, strict, timeout);
             if let Ok(value) = trial.rule(id) {
-                constants[id] = Some(value);
+                *constant = Some(value);
                 changed = true;
             }
         }

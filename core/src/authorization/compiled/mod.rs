@@ -75,6 +75,26 @@ impl CompiledPolicy {
         }
     }
 
+    /// The values the decision rule can only take as written in the policy (the constant
+    /// values of its branches, its default): their decisions can be read once, ahead.
+    pub(crate) fn constant_results(&self, plan: &OperationPlan) -> Vec<Value> {
+        let program = match plan {
+            OperationPlan::Constant(_) => return Vec::new(),
+            OperationPlan::Program(program) => program,
+        };
+        let rule = &program.rules[program.entry];
+        let mut values: Vec<Value> = rule.default.iter().cloned().collect();
+        for branch in rule.definitions.iter().flat_map(|definition| &definition.branches) {
+            match &branch.value {
+                Some(ir::Term::Const(value)) => values.push(value.clone()),
+                None => values.push(Value::Bool(true)),
+                Some(_) => {}
+            }
+        }
+        values.dedup();
+        values
+    }
+
     /// The decision rule's value for one request, on its operation's plan (the general program
     /// without one).
     pub(crate) fn evaluate(&self, plan: Option<&OperationPlan>, view: &InputView<'_>) -> Result<Value, Fault> {
