@@ -62,21 +62,24 @@ impl AccessControl {
 /// the two differ in cost, and docs/security.md in the differences from OPA they have.
 fn log_evaluator(authorizer: &Authorizer, operations: &[PolicyOperation]) {
     let decided = operations.iter().filter(|operation| operation.is_decided()).count();
-    let line = match authorizer.fallback_reason() {
-        None => serde_json::json!({
-            "level": "info",
-            "event": "policy_evaluator",
-            "evaluator": authorizer.evaluator(),
-            "operations": operations.len(),
-            "operations_decided_at_load": decided,
-        }),
-        Some(reason) => serde_json::json!({
-            "level": "warn",
-            "event": "policy_evaluator",
-            "evaluator": authorizer.evaluator(),
-            "reason": format!("the compiled evaluator does not cover {reason}; the policy runs on the interpreter"),
-        }),
-    };
+    let differences = authorizer.interpreter_differences();
+    let mut line = serde_json::json!({
+        "level": if authorizer.fallback_reason().is_some() || !differences.is_empty() { "warn" } else { "info" },
+        "event": "policy_evaluator",
+        "evaluator": authorizer.evaluator(),
+    });
+    if let Some(reason) = authorizer.fallback_reason() {
+        line["reason"] =
+            format!("the compiled evaluator does not cover {reason}; the policy runs on the interpreter").into();
+    }
+    if authorizer.evaluator() == "compiled" {
+        line["operations"] = operations.len().into();
+        line["operations_decided_at_load"] = decided.into();
+    }
+    if !differences.is_empty() {
+        // The interpreter's known differences from OPA that this policy could meet.
+        line["differences_from_opa"] = differences.into();
+    }
     // Beside the reload and JWKS events: operators' events, not access log lines.
     eprintln!("{line}");
 }

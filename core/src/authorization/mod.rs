@@ -25,6 +25,7 @@ pub mod equivalence;
 mod error;
 mod evaluator;
 mod input;
+mod interpreter_differences;
 mod load;
 mod log;
 mod rego_value;
@@ -51,6 +52,8 @@ pub struct Authorizer {
     engine: Engine,
     /// Why the policy runs on the interpreter though the compiled evaluator was asked for.
     fallback: Option<String>,
+    /// On the interpreter: where the policy may get answers that differ from OPA's.
+    interpreter_differences: Vec<String>,
     input: input::InputBuilder,
     decision_keys: decision::DecisionKeys,
     decision: String,
@@ -181,6 +184,7 @@ impl Authorizer {
         let data = load::read_all("authorization.data", &config.data)?;
         let strict = config.strict_builtin_errors;
         let mut template = load::template(&policies, &data, &config.decision, timeout, strict)?;
+        let template_modules = template.get_modules().clone();
         let (engine, fallback) = match config.evaluator {
             PolicyEvaluator::Interpreter => {
                 (Engine::Interpreter(evaluator::Evaluator::interpreter(template, &config.decision)), None)
@@ -202,9 +206,14 @@ impl Authorizer {
                 }
             }
         };
+        let interpreter_differences = match &engine {
+            Engine::Interpreter(_) => interpreter_differences::find(template_modules.as_slice()),
+            Engine::Compiled(_) => Vec::new(),
+        };
         Ok(Some(Authorizer {
             engine,
             fallback,
+            interpreter_differences,
             input: input::InputBuilder::new(config.include_body, credentials),
             decision_keys: decision::DecisionKeys::new(),
             decision: config.decision.clone(),
@@ -231,6 +240,12 @@ impl Authorizer {
     /// the first construct the compiler does not cover, and where (`file:line: what`).
     pub fn fallback_reason(&self) -> Option<&str> {
         self.fallback.as_deref()
+    }
+
+    /// On the interpreter: each kind of construct of the policy where regorus' interpreter may
+    /// answer differently from OPA, with the first place it appears (`file:line: what`).
+    pub fn interpreter_differences(&self) -> &[String] {
+        &self.interpreter_differences
     }
 
     /// Prepares what one contract operation hands the policy: the constant parts of

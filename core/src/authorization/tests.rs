@@ -896,3 +896,36 @@ fn the_view_reads_what_build_builds() {
     }
     assert!(checked > 1000, "only {checked} paths checked");
 }
+
+/// On the interpreter, the start-up log names each construct of the policy where regorus may
+/// answer differently from OPA, at its first line; the compiled evaluator has none to name.
+#[test]
+fn the_interpreter_names_where_it_may_differ_from_opa() {
+    let dir = TempDir::new();
+    let rego = "package armature.authz\n\
+                \n\
+                limits[k] := v if {\n\
+                \tsome k, v in input.limits\n\
+                }\n\
+                \n\
+                f(x) := x if x > 0\n\
+                \n\
+                allow if {\n\
+                \tnot f(input.n)\n\
+                \tinput.n + 1 > 0\n\
+                }\n";
+    let mut config = config(vec![dir.file("policy.rego", rego)]);
+    config.evaluator = PolicyEvaluator::Interpreter;
+    let authorizer = Authorizer::new(&config, &CredentialLocations::default()).unwrap().unwrap();
+    let differences = authorizer.interpreter_differences();
+    let at = |what: &str| differences.iter().find(|line| line.contains(what)).cloned().unwrap_or_default();
+    assert!(at("`not` over a call").contains("policy.rego:10:"), "{differences:?}");
+    assert!(at("`some ... in`").contains("policy.rego:4:"), "{differences:?}");
+    assert!(at("arithmetic").contains("policy.rego:11:"), "{differences:?}");
+    assert!(at("partial object").contains("policy.rego:3:"), "{differences:?}");
+    assert_eq!(differences.len(), 4, "{differences:?}");
+
+    config.evaluator = PolicyEvaluator::Compiled;
+    let compiled = Authorizer::new(&config, &CredentialLocations::default()).unwrap().unwrap();
+    assert_eq!((compiled.evaluator(), compiled.interpreter_differences().len()), ("compiled", 0));
+}
