@@ -363,6 +363,70 @@ fn writable_time(now: SystemTime) -> SystemTime {
     }
 }
 
+thread_local! {
+    /// The second of the last line written on this thread, and its text up to the seconds
+    /// (`2025-01-02T03:04:05`): at thousands of lines a second, the date is formatted once a
+    /// second instead of once a line.
+    static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// Appends `now` (clamped, see [`writable_time`]) as RFC 3339 UTC with microseconds, as
+/// `humantime::format_rfc3339_micros` writes it.
+fn push_timestamp(out: &mut Vec<u8>, now: SystemTime) {
+    let since = writable_time(now).duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs();
+    let mut cached = SECOND.with(std::cell::Cell::get);
+    if cached.0 != seconds {
+        let whole = UNIX_EPOCH + Duration::from_secs(seconds);
+        let text = humantime::format_rfc3339_seconds(whole).to_string();
+        match text.as_bytes().get(..19) {
+            Some(prefix) => cached.1.copy_from_slice(prefix),
+            None => cached.1 = *b"1970-01-01T00:00:00",
+        }
+        cached.0 = seconds;
+        SECOND.with(|cell| cell.set(cached));
+    }
+    out.extend_from_slice(&cached.1);
+    out.push(b'.');
+    let micros = since.subsec_micros();
+    let mut digits = [b'0'; 6];
+    let mut rest = micros;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits);
+    out.push(b'Z');
+}
+
+/// Appends `addr` as `a.b.c.d:port`, as its `Display` writes it, without the formatting
+/// machinery (a line per request).
+fn push_ipv4(out: &mut Vec<u8>, addr: &std::net::SocketAddrV4) {
+    for (index, octet) in addr.ip().octets().iter().enumerate() {
+        if index > 0 {
+            out.push(b'.');
+        }
+        push_decimal(out, u32::from(*octet));
+    }
+    out.push(b':');
+    push_decimal(out, u32::from(addr.port()));
+}
+
+fn push_decimal(out: &mut Vec<u8>, value: u32) {
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut rest = value;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// Appends `value` as a JSON string. serde_json does the escaping, because ids and paths come
 /// from the client and may hold quotes, backslashes and control characters.
 fn push_json_str(out: &mut Vec<u8>, value: &str) {
@@ -393,7 +457,7 @@ pub fn access_line(record: &AccessRecord<'_>, now: SystemTime) -> String {
     let path = record.path.split_once('?').map_or(record.path, |(path, _query)| path);
     let mut out = Vec::with_capacity(320 + path.len());
     out.extend_from_slice(b"{\"ts\":\"");
-    let _ = write!(out, "{}", humantime::format_rfc3339_micros(writable_time(now)));
+    push_timestamp(&mut out, now);
     out.extend_from_slice(b"\",\"level\":\"");
     out.extend_from_slice(LogLevel::of_status(record.status).as_str().as_bytes());
     out.extend_from_slice(b"\",\"event\":\"access\",\"request_id\":");
@@ -422,6 +486,11 @@ pub fn access_line(record: &AccessRecord<'_>, now: SystemTime) -> String {
     out.extend_from_slice(b",\"remote_addr\":");
     match record.remote_addr {
         // A socket address prints as digits, dots, colons, brackets and `%`: nothing to escape.
+        Some(SocketAddr::V4(addr)) => {
+            out.push(b'"');
+            push_ipv4(&mut out, &addr);
+            out.push(b'"');
+        }
         Some(addr) => {
             let _ = write!(out, "\"{addr}\"");
         }
@@ -596,6 +665,24 @@ mod tests {
         let line = access_line(&with_query, fixed_time());
         assert_eq!(parse(&line)["path"], "/users/42");
         assert!(!line.contains("secret"), "{line}");
+    }
+
+    #[test]
+    fn timestamps_and_addresses_are_written_as_their_formatters_write_them() {
+        for seconds in [0u64, 59, 86_399, 1_735_787_045, 1_735_787_046, 253_402_300_799] {
+            for micros in [0u32, 7, 123_456, 999_999] {
+                let at = UNIX_EPOCH + Duration::new(seconds, micros * 1000 + 999);
+                let mut out = Vec::new();
+                push_timestamp(&mut out, at);
+                assert_eq!(String::from_utf8(out).unwrap(), humantime::format_rfc3339_micros(at).to_string());
+            }
+        }
+        for addr in ["0.0.0.0:0", "10.0.0.7:53211", "255.255.255.255:65535", "127.0.0.1:8080"] {
+            let addr: std::net::SocketAddrV4 = addr.parse().unwrap();
+            let mut out = Vec::new();
+            push_ipv4(&mut out, &addr);
+            assert_eq!(String::from_utf8(out).unwrap(), addr.to_string());
+        }
     }
 
     #[test]
