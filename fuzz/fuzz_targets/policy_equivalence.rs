@@ -7,7 +7,9 @@
 //! the same; whenever the compiled evaluator fails (a conflict, a strict-mode builtin error), the
 //! interpreter fails too. The interpreter failing where the compiled evaluator decides is not a
 //! finding: the interpreter refuses in places OPA does not (iterating over a value that is not a
-//! collection, an operator on the wrong types; docs/security.md), and the compiled evaluator's
+//! collection, an operator on the wrong types; docs/security.md), nor is the compiled evaluator
+//! alone raising a conflict between a function's definitions, which the interpreter misses
+//! (its input is in the corpus: function-conflict-300ea338), and the compiled evaluator's
 //! answer there is held against the real OPA by `armature-policy-diff --corpus` over this
 //! target's corpus (ci/test-policy-diff).
 
@@ -26,7 +28,13 @@ fuzz_target!(|bytes: &[u8]| {
         };
         let Some(compiled) = pair.compiled(&case.input) else { continue };
         let interpreted = pair.interpreter(&case.input);
+        // Found by this target: regorus' interpreter does not always raise the conflict between
+        // two definitions of a function that give different values for the same arguments,
+        // where OPA (and the compiled evaluator) do. Held against OPA by the corpus check.
+        let function_conflict_missed = matches!(&compiled, Answer::Error(message) if message.contains("functions must not produce multiple outputs"))
+            && matches!(interpreted, Answer::Value(_));
         match (&compiled, &interpreted) {
+            _ if function_conflict_missed => {}
             (_, Answer::Value(_)) | (Answer::Error(_), _) => assert_eq!(
                 std::mem::discriminant(&compiled),
                 std::mem::discriminant(&interpreted),
