@@ -316,8 +316,11 @@ impl<'p, 'r> Evaluation<'p, 'r> {
         Ok(true)
     }
 
-    /// Whether a branch's index conditions hold; one that fails to evaluate does not (OPA's
-    /// index looks values up, it raises nothing). While folding, a condition that depends on
+    /// Whether a branch's index conditions hold. One that fails to evaluate (`startswith` of a
+    /// number) rules the branch out, as OPA's index does for a scalar it cannot match, except
+    /// when the value looked up is a composite (`startswith` of an object): OPA's index does not
+    /// index those, evaluates the body, and so raises its error in strict mode (both found by
+    /// the equivalence fuzzer's corpus against OPA). While folding, a condition that depends on
     /// the request leaves the branch unknown.
     fn guards_hold(&mut self, guards: &[Literal], base: usize) -> Solved<bool> {
         for guard in guards {
@@ -325,16 +328,17 @@ impl<'p, 'r> Evaluation<'p, 'r> {
                 Literal::Expr(term) => match self.value(term, base) {
                     Ok(value) => holds(&value),
                     Err(Fault::Unknown) => return Err(Fault::Unknown),
-                    Err(_) => false,
+                    Err(_) => self.looks_up_a_composite(term, base),
                 },
                 Literal::Bind(pattern, term) => match self.value(term, base) {
                     Ok(value) if value != Value::Undefined => match self.matches(pattern, &value, base) {
                         Ok(matched) => matched,
                         Err(Fault::Unknown) => return Err(Fault::Unknown),
-                        Err(_) => false,
+                        Err(_) => true,
                     },
                     Err(Fault::Unknown) => return Err(Fault::Unknown),
-                    _ => false,
+                    Err(_) => true,
+                    Ok(_) => false,
                 },
                 _ => true,
             };
@@ -343,6 +347,20 @@ impl<'p, 'r> Evaluation<'p, 'r> {
             }
         }
         Ok(true)
+    }
+
+    /// Whether the value an indexed builtin guard looks up (`startswith`/`endswith`'s first
+    /// operand, `glob.match`'s third) is an array, set or object.
+    fn looks_up_a_composite(&mut self, term: &Term, base: usize) -> bool {
+        let Term::Builtin(call) = term else { return false };
+        let subject = match call.builtin.name() {
+            "glob.match" => call.args.get(2),
+            _ => call.args.first(),
+        };
+        match subject.map(|subject| self.value(subject, base)) {
+            Some(Ok(value)) => matches!(value, Value::Array(_) | Value::Set(_) | Value::Object(_)),
+            _ => false,
+        }
     }
 
     // ---- bodies ----
