@@ -384,33 +384,27 @@ pub(super) fn rego_text(value: &Value) -> String {
     text
 }
 
+/// `open`, the items separated by ", ", `close`.
+fn write_items<'v>(out: &mut String, open: char, items: impl Iterator<Item = &'v Value>, close: char) {
+    out.push(open);
+    for (index, item) in items.enumerate() {
+        if index > 0 {
+            out.push_str(", ");
+        }
+        write_rego(out, item);
+    }
+    out.push(close);
+}
+
 fn write_rego(out: &mut String, value: &Value) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
         Value::Number(number) => out.push_str(&number.format_decimal()),
         Value::String(text) => out.push_str(&go_quote(text)),
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push_str(", ");
-                }
-                write_rego(out, item);
-            }
-            out.push(']');
-        }
+        Value::Array(items) => write_items(out, '[', items.iter(), ']'),
         Value::Set(items) if items.is_empty() => out.push_str("set()"),
-        Value::Set(items) => {
-            out.push('{');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push_str(", ");
-                }
-                write_rego(out, item);
-            }
-            out.push('}');
-        }
+        Value::Set(items) => write_items(out, '{', items.iter(), '}'),
         Value::Object(fields) => {
             out.push('{');
             for (index, (key, item)) in fields.iter_sorted().enumerate() {

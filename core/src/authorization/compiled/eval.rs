@@ -623,28 +623,14 @@ impl<'p, 'r> Evaluation<'p, 'r> {
                 let key = self.value(key, base)?;
                 index(&collection, &key)
             }
-            Term::Array(items) => {
-                let mut values = Vec::with_capacity(items.len());
-                for item in items {
-                    let value = self.value(item, base)?;
-                    if value == Value::Undefined {
-                        return Ok(Value::Undefined);
-                    }
-                    values.push(value);
-                }
-                Value::from(values)
-            }
-            Term::Set(items) => {
-                let mut values = std::collections::BTreeSet::new();
-                for item in items {
-                    let value = self.value(item, base)?;
-                    if value == Value::Undefined {
-                        return Ok(Value::Undefined);
-                    }
-                    values.insert(value);
-                }
-                Value::from(values)
-            }
+            Term::Array(items) => match self.all_defined(items, base)? {
+                Some(values) => Value::from(values),
+                None => Value::Undefined,
+            },
+            Term::Set(items) => match self.all_defined(items, base)? {
+                Some(values) => Value::from(values.into_iter().collect::<std::collections::BTreeSet<_>>()),
+                None => Value::Undefined,
+            },
             Term::Object(fields) => {
                 let mut object = std::collections::BTreeMap::new();
                 for (key, item) in fields {
@@ -657,18 +643,11 @@ impl<'p, 'r> Evaluation<'p, 'r> {
                 Value::from(object)
             }
             Term::Builtin(call) => self.builtin(call, base)?,
-            Term::Function(id, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for arg in args {
-                    let value = self.value(arg, base)?;
-                    // OPA: a function of an undefined argument is undefined, not called.
-                    if value == Value::Undefined {
-                        return Ok(Value::Undefined);
-                    }
-                    values.push(value);
-                }
-                self.call_function(*id, &values)?
-            }
+            // OPA: a function of an undefined argument is undefined, not called.
+            Term::Function(id, args) => match self.all_defined(args, base)? {
+                Some(values) => self.call_function(*id, &values)?,
+                None => Value::Undefined,
+            },
             Term::Arith(op, left, right) => {
                 let (left, right) = (self.value(left, base)?, self.value(right, base)?);
                 if left == Value::Undefined || right == Value::Undefined {
@@ -800,16 +779,22 @@ impl<'p, 'r> Evaluation<'p, 'r> {
         }
     }
 
-    fn builtin(&mut self, call: &Call, base: usize) -> Solved<Value> {
-        let mut args = Vec::with_capacity(call.args.len());
-        for arg in &call.args {
-            let value = self.value(arg, base)?;
-            // OPA: a builtin of an undefined argument is undefined, not called.
+    /// The values of `terms` in order; None as soon as one is undefined (the rest unevaluated).
+    fn all_defined(&mut self, terms: &[Term], base: usize) -> Solved<Option<Vec<Value>>> {
+        let mut values = Vec::with_capacity(terms.len());
+        for term in terms {
+            let value = self.value(term, base)?;
             if value == Value::Undefined {
-                return Ok(Value::Undefined);
+                return Ok(None);
             }
-            args.push(value);
+            values.push(value);
         }
+        Ok(Some(values))
+    }
+
+    fn builtin(&mut self, call: &Call, base: usize) -> Solved<Value> {
+        // OPA: a builtin of an undefined argument is undefined, not called.
+        let Some(args) = self.all_defined(&call.args, base)? else { return Ok(Value::Undefined) };
         let result = call.builtin.call(&call.span, &call.params, &args).map_err(|error| error.0);
         self.builtin_result(result)
     }
