@@ -12,13 +12,12 @@ out_dir="target/$profile"
 export NAPI_TYPE_DEF_TMP_FOLDER="$PWD/target/napi-type-defs/$profile"
 mkdir -p "$NAPI_TYPE_DEF_TMP_FOLDER"
 
-# Every workspace target, so that dependencies get the same features as in `cargo test
-# --workspace`: after ci/test's test step this compiles nothing, where a `-p` build could
-# compile hyper, serde and the core a second time with other features. The Python extension
-# is left to maturin (ci/python-env): built by cargo directly, without maturin's
-# PYO3_BUILD_EXTENSION_MODULE, pyo3 would be rebuilt at every switch between the two.
-build_workspace() {
-  cargo build --profile "$profile" --quiet --workspace --all-targets --exclude armature-python
+# The shared conformance runner alone. Every script builds only the package it needs: the
+# crate feature-union/ gives shared dependencies the features of the whole workspace build, so a
+# package built alone compiles nothing again after ci/test's build, nor after another package
+# (ci/check-feature-union checks it). The Python extension is left to maturin (ci/python-env).
+build_runner() {
+  cargo build --profile "$profile" --quiet -p armature-conformance --bin armature-conformance
 }
 
 # A free port chosen by the kernel, so parallel runs and busy machines do not collide.
