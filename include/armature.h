@@ -924,6 +924,31 @@ ArmatureStatus armature_server_try_take(struct ArmatureServer *server,
                                         size_t *taken,
                                         struct ArmatureError **error);
 
+// Takes up to `capacity` waiting requests without blocking, for a host that watches
+// `armature_server_queue_fd` and keeps taking while its handlers run (a drain): from this call
+// until `armature_server_drain_end` says the host may wait, the core makes the descriptor
+// readable for nothing, so requests that arrive meanwhile cost neither side a system call.
+// Clears the descriptor. `*taken` may be 0. `ARMATURE_STATUS_CLOSED` once the server has
+// stopped and the queue is empty.
+//
+// Ownership: the host owns every request and responder written to `out`.
+// Thread safety: any thread; never blocks. One drain at a time: a second taker calling it
+// would be starved of wake-ups.
+ArmatureStatus armature_server_drain_take(struct ArmatureServer *server,
+                                          struct ArmaturePending *out,
+                                          size_t capacity,
+                                          size_t *taken,
+                                          struct ArmatureError **error);
+
+// Ends a drain begun by `armature_server_drain_take`: `*idle` is 1 when the host may now wait on
+// the descriptor (which the next request makes readable again), 0 when requests arrived
+// meanwhile or the queue closed: take again before waiting.
+//
+// Thread safety: any thread; never blocks.
+ArmatureStatus armature_server_drain_end(struct ArmatureServer *server,
+                                         int *idle,
+                                         struct ArmatureError **error);
+
 // A descriptor that polls readable while requests may wait in the queue (and once it closes):
 // watch it in an event loop, then call `armature_server_try_take` until it takes fewer than
 // asked. It may be readable with nothing to take; it is never unreadable with requests waiting.

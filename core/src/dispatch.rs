@@ -112,21 +112,93 @@ pub enum RespondError {
 #[derive(Debug)]
 pub struct Responder {
     sender: oneshot::Sender<HandlerOutcome>,
+    /// The runtime whose task awaits the answer, when it was made on one: where
+    /// [`Responder::finish_all`] delivers a batch.
+    runtime: Option<tokio::runtime::Handle>,
+    /// The answers of the queue that handed this request to its host, which the host may hold
+    /// back to deliver together ([`RequestQueue::hold_answers`]).
+    held: Option<Arc<HeldAnswers>>,
+}
+
+/// Answers given while a host holds them back, delivered together on release.
+#[derive(Debug, Default)]
+struct HeldAnswers {
+    answers: Mutex<Option<Vec<(Responder, HandlerOutcome)>>>,
+}
+
+impl HeldAnswers {
+    /// Holds the answer if answers are held now; else gives it back.
+    fn hold(&self, responder: Responder, outcome: HandlerOutcome) -> Option<(Responder, HandlerOutcome)> {
+        let mut held = lock(&self.answers);
+        match held.as_mut() {
+            Some(answers) => {
+                answers.push((responder, outcome));
+                None
+            }
+            None => Some((responder, outcome)),
+        }
+    }
 }
 
 impl Responder {
     /// A responder and the receiver the pipeline awaits.
     pub fn channel() -> (Responder, oneshot::Receiver<HandlerOutcome>) {
         let (sender, receiver) = oneshot::channel();
-        (Responder { sender }, receiver)
+        (Responder { sender, runtime: tokio::runtime::Handle::try_current().ok(), held: None }, receiver)
+    }
+
+    /// Answers several requests at once, each as [`Responder::finish`] would (an answer that
+    /// breaks the rule of [`crate::answer`] becomes `500 handler-error`; one nobody waits for
+    /// any more is dropped). The answers are delivered by one task spawned on the runtime that
+    /// awaits them, so its worker is woken once for the batch: sent one by one from a host
+    /// thread, each answer wakes the worker, which on a shared CPU preempts the host at every
+    /// answer (docs/node.md measures it). From a host thread, for answers already built.
+    pub fn finish_all(answers: impl IntoIterator<Item = (Responder, HandlerOutcome)>) {
+        Self::deliver_all(answers.into_iter().map(|(responder, outcome)| (responder, answer::enforce(outcome).0)));
+    }
+
+    /// Sends answers the answer rule was applied to already, one task per batch.
+    fn deliver_all(answers: impl IntoIterator<Item = (Responder, HandlerOutcome)>) {
+        let mut runtime = None;
+        let mut batch = Vec::new();
+        for (responder, outcome) in answers {
+            match (&runtime, responder.runtime) {
+                (None, Some(handle)) => {
+                    runtime = Some(handle);
+                    batch.push((responder.sender, outcome));
+                }
+                (Some(_), Some(_)) => batch.push((responder.sender, outcome)),
+                // Not made on a runtime (a test's channel): nothing to batch.
+                (_, None) => {
+                    let _ = responder.sender.send(outcome);
+                }
+            }
+        }
+        if let Some(runtime) = runtime {
+            // Answers awaited on another runtime (the in-process one) are woken from this one's
+            // worker, one by one, as `finish` would.
+            runtime.spawn(async move {
+                for (sender, outcome) in batch {
+                    let _ = sender.send(outcome);
+                }
+            });
+        }
     }
 
     /// Answers with a response or a failure. May be called from any thread. An answer that
     /// breaks the rule of [`crate::answer`] is answered `500 handler-error` instead, and
     /// the error says why.
-    pub fn finish(self, outcome: HandlerOutcome) -> Result<(), RespondError> {
+    pub fn finish(mut self, outcome: HandlerOutcome) -> Result<(), RespondError> {
         let (outcome, invalid) = answer::enforce(outcome);
-        let sent = self.sender.send(outcome);
+        let sent = match self.held.take() {
+            // Nobody waits: nothing to hold.
+            Some(_) if self.sender.is_closed() => Err(outcome),
+            Some(held) => match held.hold(self, outcome) {
+                None => Ok(()),
+                Some((responder, outcome)) => responder.sender.send(outcome),
+            },
+            None => self.sender.send(outcome),
+        };
         match (invalid, sent) {
             // Whether the request still waited does not matter then: the caller's mistake does.
             (Some(invalid), _) => Err(RespondError::Invalid(invalid)),
@@ -219,6 +291,8 @@ struct QueueInner {
     closed: AtomicBool,
     #[cfg(unix)]
     wake_pipe: std::sync::OnceLock<Arc<crate::wake_pipe::WakePipe>>,
+    /// The answers to this queue's requests a host holds back ([`RequestQueue::hold_answers`]).
+    held: Arc<HeldAnswers>,
 }
 
 /// Everything a push or a take changes, under one lock: one lock round-trip per push.
@@ -232,6 +306,9 @@ struct QueueState {
     /// is written once per wake-up and read only when it holds something: a host that takes
     /// again after yielding makes no system call for the second take.
     pipe_signalled: bool,
+    /// A host is draining ([`RequestQueue::drain_take`]) and will take again before it sleeps
+    /// ([`RequestQueue::drain_end`]): a push then writes nothing to the pipe.
+    host_draining: bool,
 }
 
 impl std::fmt::Debug for RequestQueue {
@@ -250,12 +327,14 @@ impl RequestQueue {
                     waker: None,
                     blocked_takers: 0,
                     pipe_signalled: false,
+                    host_draining: false,
                 }),
                 available: Condvar::new(),
                 capacity: capacity.max(1),
                 closed: AtomicBool::new(false),
                 #[cfg(unix)]
                 wake_pipe: std::sync::OnceLock::new(),
+                held: Arc::default(),
             }),
         }
     }
@@ -271,7 +350,8 @@ impl RequestQueue {
         lock(&self.inner.state).waker = Some(Arc::new(waker));
     }
 
-    fn push(&self, pending: PendingRequest) {
+    fn push(&self, mut pending: PendingRequest) {
+        pending.responder.held = Some(self.inner.held.clone());
         if self.inner.closed.load(Ordering::Acquire) {
             let _ = pending.responder.finish(Err(HandlerError::Overloaded));
             return;
@@ -300,11 +380,12 @@ impl RequestQueue {
         }
     }
 
-    /// Makes the wake-up pipe readable, if there is one and it is not already. Called with the
-    /// state locked, so the flag and the pipe's content never disagree.
+    /// Makes the wake-up pipe readable, if there is one, it is not already and no host is
+    /// draining. Called with the state locked, so the flags and the pipe's content never
+    /// disagree.
     fn signal_pipe(&self, state: &mut QueueState) {
         #[cfg(unix)]
-        if let (Some(pipe), false) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
+        if let (Some(pipe), false, false) = (self.inner.wake_pipe.get(), state.pipe_signalled, state.host_draining) {
             pipe.signal();
             state.pipe_signalled = true;
         }
@@ -361,6 +442,67 @@ impl RequestQueue {
             self.signal_pipe(&mut state);
         }
         batch
+    }
+
+    /// Takes up to `max` waiting requests without blocking, for a host polling
+    /// [`RequestQueue::readable_fd`] that keeps taking while its handlers run: from this call
+    /// until [`RequestQueue::drain_end`] no push writes to the pipe, so a host that is awake
+    /// anyway costs the server no system call and itself no wake-up. Clears the descriptor.
+    ///
+    /// The answers given since the previous `drain_take` are delivered now, together, and the
+    /// ones given until the next are held ([`RequestQueue::hold_answers`]): the server's worker
+    /// is woken once per round of the drain, not once per answer.
+    pub fn drain_take(&self, max: usize) -> Vec<PendingRequest> {
+        let answered = lock(&self.inner.held.answers).replace(Vec::new());
+        if let Some(answered) = answered.filter(|answered| !answered.is_empty()) {
+            Responder::deliver_all(answered);
+        }
+        let mut state = lock(&self.inner.state);
+        state.host_draining = true;
+        #[cfg(unix)]
+        if let (Some(pipe), true) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
+            pipe.clear();
+            state.pipe_signalled = false;
+        }
+        let count = state.items.len().min(max);
+        state.items.drain(..count).collect()
+    }
+
+    /// Ends a drain begun by [`RequestQueue::drain_take`]: delivers the held answers, then says
+    /// true when the host may now wait on the descriptor (pushes signal it again); false, still
+    /// draining, when requests arrived meanwhile or the queue closed, which the host must take
+    /// first. A host about to block on anything else calls it too, for the answers.
+    pub fn drain_end(&self) -> bool {
+        self.release_answers();
+        let mut state = lock(&self.inner.state);
+        if !state.items.is_empty() || self.is_closed() {
+            return false;
+        }
+        state.host_draining = false;
+        true
+    }
+
+    /// Holds back the answers to this queue's requests, from any thread, until
+    /// [`RequestQueue::release_answers`], which delivers them together: for a host whose
+    /// handlers answer one by one on a thread sharing a CPU with the server's worker, where each
+    /// answer sent alone wakes the worker, which then preempts the host (docs/go.md measures it).
+    /// The host must release promptly: a held answer reaches nobody until then.
+    pub fn hold_answers(&self) {
+        let mut held = lock(&self.inner.held.answers);
+        if held.is_none() {
+            *held = Some(Vec::new());
+        }
+    }
+
+    /// Delivers the answers held since [`RequestQueue::hold_answers`] (one wake-up of the
+    /// server's worker for all of them) and stops holding.
+    pub fn release_answers(&self) {
+        let answers = lock(&self.inner.held.answers).take();
+        if let Some(answers) = answers {
+            if !answers.is_empty() {
+                Responder::deliver_all(answers);
+            }
+        }
     }
 
     /// Takes up to `max` requests, blocking until at least one waits, the timeout passes
@@ -562,6 +704,84 @@ mod tests {
         assert!(!readable(fd));
         queue.close();
         assert!(readable(fd), "closing wakes the host");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_draining_host_is_not_signalled_until_it_ends_its_drain() {
+        let queue = RequestQueue::new(16);
+        let fd = queue.readable_fd().unwrap();
+        let _first = push(&queue, 0);
+        assert!(readable(fd));
+        assert_eq!(queue.drain_take(8).len(), 1);
+        assert!(!readable(fd), "the take cleared the descriptor");
+        let _second = push(&queue, 1);
+        assert!(!readable(fd), "a push while the host drains writes nothing");
+        assert!(!queue.drain_end(), "a request arrived meanwhile: take it first");
+        assert_eq!(queue.drain_take(8).len(), 1);
+        assert!(queue.drain_end(), "empty: the host may wait");
+        let _third = push(&queue, 2);
+        assert!(readable(fd), "the host waits again: a push signals it");
+        assert_eq!(queue.drain_take(8).len(), 1);
+        queue.close();
+        assert!(!readable(fd), "the draining host learns of the close from drain_end");
+        assert!(!queue.drain_end(), "closed: take (and see it closed) before waiting");
+    }
+
+    #[test]
+    fn finish_all_delivers_a_batch_from_a_host_thread_and_enforces_the_answer_rule() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+        // Made on the runtime, as the pipeline makes them.
+        let channels: Vec<_> = runtime.block_on(async { (0..3).map(|_| Responder::channel()).collect() });
+        let (responders, receivers): (Vec<_>, Vec<_>) = channels.into_iter().unzip();
+        let mut outcomes: Vec<HandlerOutcome> = vec![
+            Ok(HandlerResponse::text(StatusCode::OK, "a")),
+            Ok(HandlerResponse::text(StatusCode::CREATED, "b")),
+            Ok(HandlerResponse::empty(StatusCode::from_u16(101).unwrap())),
+        ];
+        let answers: Vec<_> = responders.into_iter().zip(outcomes.drain(..)).collect();
+        std::thread::spawn(move || Responder::finish_all(answers)).join().unwrap();
+        let answered: Vec<_> = runtime.block_on(async {
+            let mut answered = Vec::new();
+            for receiver in receivers {
+                answered.push(receiver.await.unwrap());
+            }
+            answered
+        });
+        assert_eq!(answered[0].as_ref().unwrap().body, Bytes::from_static(b"a"));
+        assert_eq!(answered[1].as_ref().unwrap().status, StatusCode::CREATED);
+        assert!(answered[2].is_err(), "a 1xx answer breaks the answer rule: a handler failure instead");
+    }
+
+    #[test]
+    fn held_answers_reach_their_requests_on_release_and_not_before() {
+        let queue = RequestQueue::new(8);
+        let mut receivers: Vec<_> = (0..3).map(|n| push(&queue, n)).collect();
+        let taken = queue.try_take(8);
+        queue.hold_answers();
+        let mut gone = taken;
+        let last = gone.pop().unwrap();
+        drop(receivers.pop()); // its client left
+        for pending in gone {
+            pending.responder.respond(HandlerResponse::text(StatusCode::OK, "held")).unwrap();
+        }
+        assert_eq!(
+            last.responder.respond(HandlerResponse::text(StatusCode::OK, "late")),
+            Err(RespondError::Gone),
+            "nobody waits: reported at once, nothing held"
+        );
+        for receiver in &mut receivers {
+            assert!(receiver.try_recv().is_err(), "held until the release");
+        }
+        queue.release_answers();
+        for receiver in &mut receivers {
+            assert_eq!(receiver.try_recv().unwrap().unwrap().body, Bytes::from_static(b"held"));
+        }
+        // Released: an answer goes at once again.
+        let mut next = push(&queue, 9);
+        let pending = queue.try_take(1).pop().unwrap();
+        pending.responder.respond(HandlerResponse::empty(StatusCode::OK)).unwrap();
+        assert!(next.try_recv().is_ok());
     }
 
     #[test]

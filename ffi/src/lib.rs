@@ -14,6 +14,13 @@
 // there are none but this crate's tests.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+/// Rust allocations of the library go to mimalloc, as in the Rust service and the other bindings
+/// (glibc's malloc measured slower for requests made on one thread and freed on another,
+/// docs/go.md). The host's own allocations keep its allocator; every value the library hands
+/// out is freed by its own `armature_*_free`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod config;
 mod handle;
 mod header_line;

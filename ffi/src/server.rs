@@ -322,6 +322,49 @@ pub extern "C" fn armature_server_try_take(
     on_server(server, error, |server| take_into(server, out, capacity, taken, RequestQueue::take_polled))
 }
 
+/// Takes up to `capacity` waiting requests without blocking, for a host that watches
+/// `armature_server_queue_fd` and keeps taking while its handlers run (a drain): from this call
+/// until `armature_server_drain_end` says the host may wait, the core makes the descriptor
+/// readable for nothing, so requests that arrive meanwhile cost neither side a system call.
+/// Clears the descriptor. `*taken` may be 0. `ARMATURE_STATUS_CLOSED` once the server has
+/// stopped and the queue is empty. Answers given (from any thread) while a drain goes on are
+/// held and delivered together at the next `armature_server_drain_take` or
+/// `armature_server_drain_end`, so the server's worker is woken once per round, not once per
+/// answer: a draining host must take or end the drain promptly.
+///
+/// Ownership: the host owns every request and responder written to `out`.
+/// Thread safety: any thread; never blocks. One drain at a time: a second taker calling it
+/// would be starved of wake-ups.
+#[no_mangle]
+pub extern "C" fn armature_server_drain_take(
+    server: *mut ArmatureServer,
+    out: *mut ArmaturePending,
+    capacity: usize,
+    taken: *mut usize,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    on_server(server, error, |server| take_into(server, out, capacity, taken, RequestQueue::drain_take))
+}
+
+/// Ends a drain begun by `armature_server_drain_take`: delivers the held answers, then `*idle` is
+/// 1 when the host may now wait on the descriptor (which the next request makes readable again),
+/// 0 when requests arrived meanwhile or the queue closed: take again before waiting. A host about
+/// to block on anything else (its own concurrency limit) calls it first, for the answers.
+///
+/// Thread safety: any thread; never blocks.
+#[no_mangle]
+pub extern "C" fn armature_server_drain_end(
+    server: *mut ArmatureServer,
+    idle: *mut std::ffi::c_int,
+    error: *mut *mut ArmatureError,
+) -> ArmatureStatus {
+    on_server(server, error, |server| {
+        let ended = server.host.queue().drain_end();
+        // SAFETY: the caller passes storage for one int (NULL is refused).
+        unsafe { write_out(idle, std::ffi::c_int::from(ended), "idle") }
+    })
+}
+
 fn take_into(
     server: &ArmatureServer,
     out: *mut ArmaturePending,
