@@ -17,98 +17,38 @@ export declare class ClientSpan {
   end(status?: number | undefined | null, errorType?: string | undefined | null): void
 }
 
-/** An incoming request that passed the pipeline (routing, identity, policy, validation). */
-export declare class Request {
-  /** The HTTP method, upper case. */
-  get method(): string
-  /** The path, still percent-encoded, without the query. */
-  get path(): string
-  /** The raw query string (without `?`), or null. */
-  get queryString(): string | null
-  /** The operationId the request was routed to. */
-  get operationId(): string
-  /** The request id (the client's `X-Request-Id`, else a UUIDv7), echoed in the response. */
-  get requestId(): string
-  /** The W3C trace id, 32 hex digits. */
-  get traceId(): string
-  /** The id of this request's server span, 16 hex digits. */
-  get spanId(): string
-  /** The caller's span id, when a valid `traceparent` came in. */
-  get parentSpanId(): string | null
-  /** The trace-flags byte: bit 0 sampled, bit 1 random trace id. */
-  get traceFlags(): number
-  /** Whether the trace is sampled (this request's span is recorded when tracing is on). */
-  get sampled(): boolean
-  /** The validated, normalized `tracestate`, when the request had one. */
-  get tracestate(): string | null
+/** A built application: contract compiled, handlers bound, ready to serve or to be injected. */
+export declare class Service {
   /**
-   * The `traceparent` to send on an outgoing call: this trace, and a new span id for the call
-   * (each call its own child of this request's span). Not the server span's own: the
-   * response's `traceparent` names that.
+   * The `traceparent` to send on an outgoing call made for request `slot`/`generation`: this
+   * trace, and a new span id for the call. Not the server span's own: the response's
+   * `traceparent` names that.
    */
-  traceparent(): string
+  requestTraceparent(slot: number, generation: number): string
   /**
    * The headers to send on an outgoing call: `traceparent` with a new span id and, when the
-   * request had one, `tracestate`. No span is exported for the call: `clientSpan` does that.
+   * request had one, `tracestate`. No span is exported for the call: `requestClientSpan` does.
    */
-  outgoingHeaders(): Record<string, string>
+  requestOutgoingHeaders(slot: number, generation: number): Record<string, string>
   /**
-   * Begins an outgoing call exported as a client span when this request's span is recorded:
+   * Begins an outgoing call exported as a client span when the request's span is recorded:
    * send its `headers` on the call, then `end` it with the answer's status. `name` names the
    * span (the method, by the HTTP client convention); `method` and `url` become attributes.
    */
-  clientSpan(name: string, method?: string | undefined | null, url?: string | undefined | null): ClientSpan
-  /** Path parameters, decoded and typed as the contract declares them. */
-  get pathParams(): Record<string, unknown>
-  /** Query parameters the contract declares, decoded and typed. */
-  get query(): Record<string, unknown>
-  /** Header parameters the contract declares, decoded and typed, by their declared names. */
-  get headerParams(): Record<string, unknown>
-  /** Cookie parameters the contract declares, decoded and typed. */
-  get cookieParams(): Record<string, unknown>
-  /**
-   * Every header as a flat list, name, value, name, value..., names lower case, repeated
-   * headers joined with ", " (RFC 9110 §5.3).
-   */
-  get headerList(): Array<string>
-  /** One header by name (any case), repeated values joined with ", "; null when absent. */
-  header(name: string): string | null
+  requestClientSpan(slot: number, generation: number, name: string, method?: string | undefined | null, url?: string | undefined | null): ClientSpan
   /**
    * Every cookie of the `Cookie` headers as a flat list, name, value... (the first one of
    * a name wins).
    */
-  get cookieList(): Array<string>
-  /** The body (a copy). */
-  get body(): Buffer
-  /** The body as text; throws when it is not UTF-8. */
-  get text(): string
-  /**
-   * The body parsed as JSON (the pipeline's own parse when it validated a JSON body); throws
-   * when it is not JSON; null when there is no body.
-   */
-  json(): unknown
+  requestCookieList(slot: number, generation: number): Array<string>
   /** Who is calling: `{kind, subject, claims, scopes}` as policies see it. */
-  get identity(): Record<string, unknown>
-  /** The caller's subject (`sub` claim, API key name, SPIFFE id); null when anonymous. */
-  get subject(): string | null
-  /** Whether an answer was already given. */
-  get answered(): boolean
-  /**
-   * Answers with what the handler returned: `kind` (a `BODY_*` constant) says what `body` is,
-   * `headers` is a flat list (name, value...). Core's answer rule decides the rest: a
-   * `content-type` among the headers wins over the kind's own, nothing with status 200 is 204.
-   */
-  answer(status: number, kind: number, body?: string | Buffer | undefined | null, headers?: Array<string> | undefined | null): void
+  requestIdentity(slot: number, generation: number): Record<string, unknown>
   /** The handler failed: a 500 `handler-error` problem; `message` only shown with `errors.debug`. */
-  fail(message: string): void
+  fail(slot: number, generation: number, message: string): void
   /** The handler refused on purpose: a `refused` problem with this status and public detail. */
-  refuse(status: number, detail: string): void
+  refuse(slot: number, generation: number, status: number, detail: string): void
   /** Gives up without an answer (the handler was aborted): core answers 500 `no-response`. */
-  abandon(): void
-}
-
-/** A built application: contract compiled, handlers bound, ready to serve or to be injected. */
-export declare class Service {
+  abandon(slot: number, generation: number): void
   /**
    * Builds the application; throws `ARMATURE_CONFIG` or `ARMATURE_CONTRACT` errors naming
    * what is wrong. `drain` is called on the main thread whenever requests are waiting.
@@ -120,8 +60,20 @@ export declare class Service {
    * drain calls it once per wake-up (docs/node.md has the measurements).
    */
   yieldToCore(): void
-  /** Takes up to `max` waiting requests without blocking. */
-  take(max: number): Array<Request>
+  /**
+   * Takes up to `max` waiting requests without blocking, as one buffer in the layout of
+   * crate::batch (lib/batch.ts reads it); null when none waits. Its second number says whether
+   * more were waiting than `max`.
+   */
+  take(max: number): Buffer | null
+  /**
+   * Answers every request of an answer batch (the first `length` bytes of `answers`, in the
+   * layout of crate::batch) with what its handler returned. Core's answer rule decides the
+   * rest: a `content-type` among the headers wins over the kind's own, nothing with status 200
+   * is 204. Answers the rule refuses are returned, their requests still waiting; null when
+   * there are none.
+   */
+  respondBatch(answers: Uint8Array, length: number): Array<RefusedAnswer> | null
   /** Starts serving on the core's threads; returns the bound address as `host:port`. */
   start(): string
   /**
@@ -150,6 +102,15 @@ export declare class Service {
   inject(method: string, target: string, headers: Array<string>, body: Buffer, answered: (answer: InjectedResponse) => void): void
 }
 
+/** The length of a field that is null (a request without a query string, for instance). */
+export declare const ABSENT: number
+
+/**
+ * Bytes before the first record of a request batch: the record count and the "more waiting"
+ * flag.
+ */
+export declare const BATCH_HEADER: number
+
 /** A Buffer or Uint8Array. */
 export declare const BODY_BINARY: number
 
@@ -177,6 +138,46 @@ export declare const CORE_VERSION: string
  */
 export declare function defaultOperationId(method: string, path: string): string
 
+/** The fields of a record, in the order of its field table. */
+export declare const enum Field {
+  /** The method, upper case. */
+  Method = 0,
+  /** The path, percent-encoded, without the query. */
+  Path = 1,
+  /** The raw query string, or null. */
+  Query = 2,
+  /** The request id. */
+  RequestId = 3,
+  /** The trace id, 32 hex digits. */
+  TraceId = 4,
+  /** The server span's id, 16 hex digits. */
+  SpanId = 5,
+  /** The caller's span id, or null. */
+  ParentSpanId = 6,
+  /** The validated `tracestate`, or null. */
+  Tracestate = 7,
+  /** The caller's subject, or null when anonymous. */
+  Subject = 8,
+  /** The typed path parameters, as JSON. */
+  PathParams = 9,
+  /** The typed query parameters, as JSON. */
+  QueryParams = 10,
+  /** The typed header parameters, as JSON. */
+  HeaderParams = 11,
+  /** The typed cookie parameters, as JSON. */
+  CookieParams = 12,
+  /**
+   * Every header: `(length, name, length, value)...`, names lower case, repeated headers
+   * joined with ", ".
+   */
+  Headers = 13,
+  /** The body. */
+  Body = 14,
+}
+
+/** The trace-flags byte is the flags word's low byte; this bit says the trace is sampled. */
+export declare const FLAG_SAMPLED: number
+
 /** An answer of the in-process transport. */
 export interface InjectedResponse {
   /** The status code. */
@@ -185,6 +186,20 @@ export interface InjectedResponse {
   headers: Array<string>
   /** The body. */
   body: Buffer
+}
+
+/** Where a record's field table starts, after `length, slot, generation, operation, flags`. */
+export declare const RECORD_FIELDS: number
+
+/**
+ * An answer of a batch that core's answer rule refused (a bad status or header): the request
+ * still waits, for the dispatcher to fail it.
+ */
+export interface RefusedAnswer {
+  /** The answer's place in its batch, from 0. */
+  index: number
+  /** Why it was refused. */
+  message: string
 }
 
 /** How to build a service; every field is optional. */

@@ -3,9 +3,10 @@
  *
  * Core threads never wait for JavaScript: they push requests into a bounded queue, whose waker
  * queues one call of `drain` on the event loop when it goes from empty to non-empty; one drain
- * takes every waiting request. What a handler returns or throws is turned into the answer here;
- * what the answer *means* (status checks, response validation, problem bodies) is decided by
- * core.
+ * takes every waiting request, a batch (one buffer) per call, and sends the answers its handlers
+ * gave synchronously in one call per batch (lib/batch.ts). What a handler returns or throws is
+ * turned into the answer here; what the answer *means* (status checks, response validation,
+ * problem bodies) is decided by core.
  */
 import type * as native from '../native';
 import { Request } from './request';
@@ -19,5 +20,11 @@ export interface Operation {
     handler: Handler;
     status: number;
 }
-/** Takes and dispatches every waiting request of `service`. */
-export declare function drain(service: native.Service, operations: Map<string, Operation>): void;
+/** The handlers of one service, and the answers on their way back to it. */
+export declare class Dispatcher {
+    #private;
+    /** `operations` in the order their ids were given to the service as `handlers`. */
+    constructor(service: native.Service, operations: Map<string, Operation>);
+    /** Takes and dispatches every waiting request. */
+    drain(): void;
+}

@@ -1,4 +1,8 @@
-/** One request as a handler sees it: read from core when asked for, then kept. */
+/**
+ * One request as a handler sees it: decoded from its record of the batch it came in (lib/batch.ts)
+ * when asked for. Identity, cookies and outgoing calls cross into core when asked for, which they
+ * can until the request is answered.
+ */
 import type * as native from '../native';
 /** Who is calling, as policies see it. */
 export interface Identity {
@@ -53,8 +57,8 @@ export declare class Request<P = Record<string, unknown>, Q = Record<string, unk
     /** The body as UTF-8 text; throws when it is not UTF-8. */
     get text(): string;
     /**
-     * The body as JSON: what core parsed and validated against the contract when it declares a
-     * JSON body; null without a body; throws when it is not JSON.
+     * The body as JSON: what core validated against the contract when it declares a JSON body;
+     * null without a body; throws when it is not JSON.
      */
     json<T = B>(): T;
     /** The request id (the client's `x-request-id`, else a UUIDv7), echoed in the response. */

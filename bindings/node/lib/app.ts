@@ -1,7 +1,7 @@
 /** The application object: handlers bound to operations, and the ways to run them. */
 
 import * as native from '../native'
-import { drain, type Handler, type Operation } from './dispatch'
+import { Dispatcher, type Handler, type Operation } from './dispatch'
 import type { Request } from './request'
 import type { BodyOf, JsonSchema, PathParamsOf, QueryParamsOf } from './schema'
 import { ConfigError, ContractError, native as call, translate } from './errors'
@@ -323,9 +323,9 @@ export class App {
       host: listen.host,
       port: listen.port,
     }
-    const operations = this.#operations
-    let service: native.Service | undefined
-    service = call(() => new native.Service(options, () => drain(service!, operations)))
+    let dispatcher: Dispatcher | undefined
+    const service = call(() => new native.Service(options, () => dispatcher!.drain()))
+    dispatcher = new Dispatcher(service, this.#operations)
     return service
   }
 

@@ -3,13 +3,15 @@
  *
  * Core threads never wait for JavaScript: they push requests into a bounded queue, whose waker
  * queues one call of `drain` on the event loop when it goes from empty to non-empty; one drain
- * takes every waiting request. What a handler returns or throws is turned into the answer here;
- * what the answer *means* (status checks, response validation, problem bodies) is decided by
- * core.
+ * takes every waiting request, a batch (one buffer) per call, and sends the answers its handlers
+ * gave synchronously in one call per batch (lib/batch.ts). What a handler returns or throws is
+ * turned into the answer here; what the answer *means* (status checks, response validation,
+ * problem bodies) is decided by core.
  */
 
 import type * as native from '../native'
-import { BODY_BINARY, BODY_EXACT, BODY_JSON, BODY_NOTHING, BODY_TEXT } from '../native'
+import { BODY_BINARY, BODY_EXACT, BODY_JSON, BODY_NOTHING, BODY_TEXT, Field } from '../native'
+import { Answers, forEachRequest, type Incoming } from './batch'
 import { Request } from './request'
 import { HttpError, Reply } from './response'
 
@@ -28,35 +30,54 @@ export interface Operation {
   status: number
 }
 
-/** Takes and dispatches every waiting request of `service`. */
-export function drain(service: native.Service, operations: Map<string, Operation>): void {
-  // Once per wake-up: a core worker on this CPU then queues more before the first take (61
-  // requests per take instead of 4 under load, docs/node.md).
-  service.yieldToCore()
-  for (;;) {
-    const batch = service.take(BATCH)
-    for (const request of batch) dispatch(request, operations)
-    if (batch.length < BATCH) return
-  }
-}
+/** The handlers of one service, and the answers on their way back to it. */
+export class Dispatcher {
+  readonly #service: native.Service
+  readonly #operationIds: readonly string[]
+  readonly #operations: readonly Operation[]
+  readonly #answers: Answers
+  readonly #dispatch = (request: Incoming): void => this.#run(request)
 
-function dispatch(request: native.Request, operations: Map<string, Operation>): void {
-  // Core routes only to operations registered with a handler.
-  const operation = operations.get(request.operationId)!
-  let result: unknown
-  try {
-    result = operation.handler(new Request(request))
-  } catch (error) {
-    fail(request, error)
-    return
+  /** `operations` in the order their ids were given to the service as `handlers`. */
+  constructor(service: native.Service, operations: Map<string, Operation>) {
+    this.#service = service
+    this.#operationIds = [...operations.keys()]
+    this.#operations = [...operations.values()]
+    this.#answers = new Answers(service, (request, error) => fail(request, error))
   }
-  if (isThenable(result)) {
-    result.then(
-      (value) => answer(request, operation.status, value),
-      (error: unknown) => fail(request, error),
-    )
-  } else {
-    answer(request, operation.status, result)
+
+  /** Takes and dispatches every waiting request. */
+  drain(): void {
+    // Once per wake-up: a core worker on this CPU then queues more before the first take (61
+    // requests per take instead of 4 under load, docs/node.md).
+    this.#service.yieldToCore()
+    for (;;) {
+      const batch = this.#service.take(BATCH)
+      if (batch === null) return
+      const more = forEachRequest(this.#service, this.#operationIds, batch, this.#dispatch)
+      this.#answers.flush()
+      if (!more) return
+    }
+  }
+
+  #run(request: Incoming): void {
+    // Core routes only to operations registered with a handler.
+    const operation = this.#operations[request.operation]!
+    let result: unknown
+    try {
+      result = operation.handler(new Request(request))
+    } catch (error) {
+      fail(request, error)
+      return
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => answer(this.#answers, request, operation.status, value),
+        (error: unknown) => fail(request, error),
+      )
+    } else {
+      answer(this.#answers, request, operation.status, result)
+    }
   }
 }
 
@@ -65,14 +86,14 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 /** Answers with what a handler returned. */
-function answer(request: native.Request, status: number, result: unknown): void {
+function answer(answers: Answers, request: Incoming, status: number, result: unknown): void {
   try {
     if (result instanceof Reply) {
-      send(request, result.status, result.body, flatten(result.headers))
+      send(answers, request, result.status, result.body, flatten(result.headers))
     } else if (isFetchResponse(result)) {
-      sendFetchResponse(request, result)
+      sendFetchResponse(answers, request, result)
     } else {
-      send(request, status, result, undefined)
+      send(answers, request, status, result, undefined)
     }
   } catch (error) {
     // A result that cannot be sent (not serializable, a refused header) is a handler failure.
@@ -87,7 +108,7 @@ function isFetchResponse(value: unknown): value is globalThis.Response {
 
 /** A fetch `Response`: its status, its headers (its own content type among them), its body as it
  * is. Reading the body is asynchronous, so the answer goes when it has been read. */
-function sendFetchResponse(request: native.Request, response: globalThis.Response): void {
+function sendFetchResponse(answers: Answers, request: Incoming, response: globalThis.Response): void {
   const headers: string[] = []
   response.headers.forEach((value, name) => {
     if (name !== 'set-cookie') headers.push(name, value)
@@ -96,7 +117,7 @@ function sendFetchResponse(request: native.Request, response: globalThis.Respons
   response.arrayBuffer().then(
     (body) => {
       try {
-        request.answer(response.status, BODY_EXACT, Buffer.from(body), headers)
+        answers.add(request, response.status, BODY_EXACT, new Uint8Array(body), headers)
       } catch (error) {
         if (!request.answered) fail(request, error)
       }
@@ -109,21 +130,20 @@ function sendFetchResponse(request: native.Request, response: globalThis.Respons
  * Converts a plain value to the kind of body it is; core's answer rule decides what each kind
  * becomes (its content type unless a header names one, 204 for nothing with status 200).
  */
-function send(request: native.Request, status: number, body: unknown, headers: string[] | undefined): void {
+function send(answers: Answers, request: Incoming, status: number, body: unknown, headers: string[] | undefined): void {
   if (typeof body === 'string') {
-    request.answer(status, BODY_TEXT, body, headers)
+    answers.add(request, status, BODY_TEXT, body, headers)
   } else if (body === undefined || body === null) {
-    request.answer(status, BODY_NOTHING, null, headers)
+    answers.add(request, status, BODY_NOTHING, null, headers)
   } else if (body instanceof Uint8Array) {
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-    request.answer(status, BODY_BINARY, bytes, headers)
+    answers.add(request, status, BODY_BINARY, body, headers)
   } else {
     const json = JSON.stringify(body)
     if (json === undefined) throw new TypeError(`the handler's result is not JSON-serializable: ${typeof body}`)
     // `{}` in the text may be a Map, a Set or an object JSON cannot see into, written as {} by
     // accident: look closer, only then (an honest empty object costs one more pass).
     if (json.includes('{}')) refuseAccidentalEmpty(body)
-    request.answer(status, BODY_JSON, json, headers)
+    answers.add(request, status, BODY_JSON, json, headers)
   }
 }
 
@@ -151,10 +171,12 @@ function flatten(headers: Record<string, string>): string[] {
   return list
 }
 
-function fail(request: native.Request, error: unknown): void {
+function fail(request: Incoming, error: unknown): void {
+  const { service, slot, generation } = request
+  request.answered = true
   if (error instanceof HttpError) {
     try {
-      request.refuse(error.status, error.detail)
+      service.refuse(slot, generation, error.status, error.detail)
       return
     } catch (invalid) {
       error = invalid // a status outside 400-599: a handler failure
@@ -162,10 +184,11 @@ function fail(request: native.Request, error: unknown): void {
   }
   if ((error as Error | null)?.name === 'AbortError') {
     // Aborted before answering: core answers 500 `no-response`.
-    request.abandon()
+    service.abandon(slot, generation)
     return
   }
-  console.error(`armature: handler of ${request.operationId} failed (request ${request.requestId}):`, error)
+  const requestId = request.text(Field.RequestId)
+  console.error(`armature: handler of ${request.operationId} failed (request ${requestId}):`, error)
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
-  request.fail(message)
+  service.fail(slot, generation, message)
 }

@@ -5,12 +5,16 @@
 //! (`App`, `Request`, `Response`, `HttpError`) is TypeScript, in `lib/`.
 //!
 //! Modules: [`errors`] (core errors as JavaScript errors with a `code`), [`service`] (one built
-//! app: queue, server, in-process transport), [`request`] (one request: lazy accessors and
-//! answers).
+//! app: queue, server, in-process transport, the batched take and answer), [`batch`] (the byte
+//! layouts of a request batch and an answer batch), [`taken`] (the requests JavaScript holds a
+//! ticket for), [`request`] (what crosses per request by ticket: identity, cookies, outgoing
+//! calls, failures).
 
+mod batch;
 mod errors;
 mod request;
 mod service;
+mod taken;
 
 /// Rust allocations of the addon only; JavaScript values keep V8's heap.
 #[global_allocator]

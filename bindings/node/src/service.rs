@@ -6,24 +6,29 @@
 //! and never wait for JavaScript. When the queue goes from empty to non-empty, its waker calls a
 //! thread-safe function, which queues one call of the JavaScript drain on the main thread's
 //! event loop; the drain takes every waiting request in one synchronous call ([`Service::take`])
-//! and answers each with one synchronous call. The main thread never blocks: `wait` runs on the
-//! libuv thread pool.
+//! that returns them as one buffer (crate::batch), and answers all that its handlers answered
+//! synchronously in one more call ([`Service::respond_batch`]). The main thread never blocks:
+//! `wait` runs on the libuv thread pool.
 
+use std::cell::{Ref, RefCell, RefMut};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use armature_core::contract::code_first::OperationSpec;
 use armature_core::host_options::HostOptions;
-use armature_core::Host;
+use armature_core::{HandlerOutcome, Host, Responder};
 use bytes::Bytes;
 use http_body_util::Full;
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::bindgen_prelude::{AsyncTask, Buffer, BufferSlice};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, Task};
 use napi_derive::napi;
 
+use crate::batch::{self, AnswerEntry, AnswerReader, BATCH_HEADER};
 use crate::errors::{error, host_error, setup_error, CONTRACT, INVALID};
-use crate::request::Request;
+use crate::request::body_of;
+use crate::taken::TakenRequests;
 
 type Result<T> = std::result::Result<T, napi::Error<String>>;
 
@@ -68,10 +73,45 @@ pub struct InjectedResponse {
     pub body: Buffer,
 }
 
+/// An answer of a batch that core's answer rule refused (a bad status or header): the request
+/// still waits, for the dispatcher to fail it.
+#[napi(object)]
+pub struct RefusedAnswer {
+    /// The answer's place in its batch, from 0.
+    pub index: u32,
+    /// Why it was refused.
+    pub message: String,
+}
+
 /// A built application: contract compiled, handlers bound, ready to serve or to be injected.
 #[napi]
 pub struct Service {
     host: Arc<Host>,
+    /// Requests taken by JavaScript and not answered yet. A cell, not `&mut self` methods: napi
+    /// refuses a mutable borrow of the object while a `wait()` it started is pending.
+    taken: RefCell<TakenRequests>,
+    /// Each handler's operationId and its place in `ServiceOptions.handlers`, which a record
+    /// carries instead of the name.
+    operations: HashMap<Arc<str>, u32>,
+    /// Where `take` writes a batch before it copies it into a JavaScript buffer; kept to reuse
+    /// its allocation.
+    scratch: RefCell<Vec<u8>>,
+}
+
+/// Only JavaScript's one thread calls the methods, none calls back into JavaScript, so the cells
+/// are never borrowed twice; were one, the call fails rather than panics.
+fn busy() -> napi::Error<String> {
+    error(crate::errors::STATE, "the service is busy in another call on this thread")
+}
+
+impl Service {
+    pub(crate) fn taken(&self) -> Result<Ref<'_, TakenRequests>> {
+        self.taken.try_borrow().map_err(|_| busy())
+    }
+
+    pub(crate) fn taken_mut(&self) -> Result<RefMut<'_, TakenRequests>> {
+        self.taken.try_borrow_mut().map_err(|_| busy())
+    }
 }
 
 #[napi]
@@ -107,8 +147,10 @@ impl Service {
         }
         .load()
         .map_err(setup_error)?;
-        for id in &options.handlers {
+        let mut operations = HashMap::new();
+        for (index, id) in (0u32..).zip(&options.handlers) {
             host.register_queued(id).map_err(host_error)?;
+            operations.insert(Arc::from(id.as_str()), index);
         }
         // Built now, so a bad key file or policy fails here rather than at the first request.
         host.build().map_err(host_error)?;
@@ -117,7 +159,12 @@ impl Service {
             // request too.
             drain.call((), ThreadsafeFunctionCallMode::NonBlocking);
         });
-        Ok(Service { host: Arc::new(host) })
+        Ok(Service {
+            host: Arc::new(host),
+            taken: RefCell::new(TakenRequests::new()),
+            operations,
+            scratch: RefCell::new(Vec::new()),
+        })
     }
 
     /// Gives the core's threads the CPU once (`sched_yield`), so that a worker sharing this
@@ -128,10 +175,63 @@ impl Service {
         std::thread::yield_now();
     }
 
-    /// Takes up to `max` waiting requests without blocking.
+    /// Takes up to `max` waiting requests without blocking, as one buffer in the layout of
+    /// crate::batch (lib/batch.ts reads it); null when none waits. Its second number says whether
+    /// more were waiting than `max`.
     #[napi]
-    pub fn take(&self, max: u32) -> Vec<Request> {
-        self.host.queue().try_take(max as usize).into_iter().map(Request::new).collect()
+    pub fn take<'env>(&self, env: &'env Env, max: u32) -> Result<Option<BufferSlice<'env>>> {
+        let queue = self.host.queue();
+        let requests = queue.try_take(max as usize);
+        if requests.is_empty() {
+            return Ok(None);
+        }
+        let more = u32::from(!queue.is_empty());
+        let mut taken = self.taken_mut()?;
+        let mut out = self.scratch.try_borrow_mut().map_err(|_| busy())?;
+        out.clear();
+        out.extend_from_slice(&batch::length_of(requests.len()).to_le_bytes());
+        out.extend_from_slice(&more.to_le_bytes());
+        debug_assert_eq!(out.len(), BATCH_HEADER as usize);
+        for pending in requests {
+            // Core routes only to operations registered with a handler, all of them numbered.
+            let operation = self.operations.get(&pending.request.operation_id).copied().unwrap_or(u32::MAX);
+            let start = out.len();
+            let ticket = taken.insert(pending);
+            if let Some(pending) = taken.get(ticket) {
+                batch::write_request(&mut out, ticket, operation, &pending.request);
+            } else {
+                out.truncate(start);
+            }
+        }
+        let buffer = BufferSlice::copy_from(env, &*out).map_err(|e| error(INVALID, e.to_string()))?;
+        Ok(Some(buffer))
+    }
+
+    /// Answers every request of an answer batch (the first `length` bytes of `answers`, in the
+    /// layout of crate::batch) with what its handler returned. Core's answer rule decides the
+    /// rest: a `content-type` among the headers wins over the kind's own, nothing with status 200
+    /// is 204. Answers the rule refuses are returned, their requests still waiting; null when
+    /// there are none.
+    #[napi]
+    pub fn respond_batch(&self, answers: &[u8], length: u32) -> Result<Option<Vec<RefusedAnswer>>> {
+        let bytes = answers.get(..length as usize).ok_or_else(|| error(INVALID, "answer batch length"))?;
+        let mut reader = AnswerReader::new(bytes);
+        let mut refused = Vec::new();
+        let mut answered = Vec::new();
+        let mut index = 0;
+        let mut taken = self.taken_mut()?;
+        let read = loop {
+            match reader.next(body_of) {
+                Ok(Some(entry)) => answer(&mut taken, entry, index, &mut answered, &mut refused),
+                Ok(None) => break Ok(()),
+                Err(malformed) => break Err(error(INVALID, malformed.to_string())),
+            }
+            index += 1;
+        };
+        // Sent even after a malformed entry: the ones before it were taken out already.
+        Responder::finish_all(answered);
+        read?;
+        Ok(if refused.is_empty() { None } else { Some(refused) })
     }
 
     /// Starts serving on the core's threads; returns the bound address as `host:port`.
@@ -206,6 +306,32 @@ impl Service {
                 answered.call(InjectedResponse { status, headers, body }, ThreadsafeFunctionCallMode::NonBlocking);
             })
             .map_err(host_error)
+    }
+}
+
+/// Takes the request an answer of a batch is for out of `taken` and adds it, answered, to
+/// `answered`; or records why core's answer rule refused the answer, leaving the request waiting.
+fn answer(
+    taken: &mut TakenRequests,
+    entry: AnswerEntry,
+    index: u32,
+    answered: &mut Vec<(Responder, HandlerOutcome)>,
+    refused: &mut Vec<RefusedAnswer>,
+) {
+    let AnswerEntry { ticket, answer } = entry;
+    if taken.get(ticket).is_none() {
+        // Swept after it timed out, or answered already: nobody waits for it.
+        return;
+    }
+    let response = match answer.build() {
+        Ok(response) => response,
+        Err(invalid) => {
+            refused.push(RefusedAnswer { index, message: invalid.to_string() });
+            return;
+        }
+    };
+    if let Some(pending) = taken.remove(ticket) {
+        answered.push((pending.responder, Ok(response)));
     }
 }
 

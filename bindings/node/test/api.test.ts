@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import * as path from 'node:path'
 import { test } from 'node:test'
 
-import { App, ConfigError, ContractError, HttpError, Reply, ServerError, type Request } from '@armature/core'
+import { App, ArmatureError, ConfigError, ContractError, HttpError, Reply, ServerError, type Request } from '@armature/core'
 
 test('a code-first route answers JSON with typed path parameters', async () => {
   const app = new App()
@@ -190,6 +190,29 @@ test('the request exposes headers, cookies, body, ids and the trace', async () =
   assert.equal(seen?.tracestate, null)
   assert.equal(seen?.parentSpanId, null)
   assert.equal(response.headers['x-request-id'], 'req-1')
+  // After the answer: what came in the request's batch stays readable; what is asked of core
+  // (identity, cookies, outgoing calls) throws, naming why.
+  assert.equal(seen?.method, 'POST')
+  assert.equal(seen?.path, '/echo')
+  assert.equal(seen?.body.toString(), 'hi')
+  assert.equal(seen?.header('x-one'), '1, 2')
+  assert.throws(() => seen?.outgoingHeaders(), (error: Error) => error instanceof ArmatureError && /answered/.test(error.message))
+  assert.throws(() => seen?.identity, ArmatureError)
+})
+
+test('answers given together in one batch each reach their request', async () => {
+  const app = new App()
+  app.get('/n/{n}', { params: { n: { type: 'integer' } } }, (req) => {
+    const n = req.params.path.n as number
+    if (n % 5 === 0) return new Reply(200, 'x', { 'content-length': '1' }) // refused: a 500 among 200s
+    return n % 2 === 0 ? { n } : Promise.resolve(`odd ${n}`)
+  })
+  const answers = await Promise.all(Array.from({ length: 60 }, (_, n) => app.inject({ url: `/n/${n}` })))
+  answers.forEach((answer, n) => {
+    if (n % 5 === 0) assert.equal(answer.statusCode, 500, `${n}`)
+    else if (n % 2 === 0) assert.deepEqual(answer.json(), { n }, `${n}`)
+    else assert.equal(answer.body, `odd ${n}`, `${n}`)
+  })
 })
 
 test('contract errors name what is wrong', () => {
