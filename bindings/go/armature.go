@@ -82,6 +82,8 @@ type App struct {
 	slots     chan struct{} // one element per running handler, MaxConcurrency at most
 	closing   atomic.Bool   // the queue descriptor is closed on purpose
 	inFlight  sync.WaitGroup
+	deadlines deadlines // of the running handlers' contexts
+	workers   workers   // handler goroutines, reused
 }
 
 // New loads the contract and the configuration. It fails with the core's message when a file

@@ -7,21 +7,29 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"time"
 )
 
-// drain takes requests from the core's queue and runs each handler in its own goroutine.
+// drain takes requests from the core's queue and runs each handler in its own goroutine (one
+// reused from an earlier request when one is idle).
 //
 // The queue's descriptor is watched by Go's netpoller (RawConn.Read parks this goroutine, not
-// an OS thread, until it is readable), and every waiting request is taken with non-blocking
-// calls (armature_server_try_take) until fewer than a batch come back: no C-to-Go callback per
-// request, and no thread blocked in C per waiting goroutine. It ends when the core closes the
-// queue (the server stopped) or the descriptor is closed (Shutdown of an in-process-only app),
-// then waits for the handlers still running.
+// an OS thread, until it is readable). Once woken, this goroutine drains: it takes every waiting
+// request with non-blocking calls (armature_server_drain_take), lets the handlers it started run
+// (runtime.Gosched) and takes again, and goes back to the netpoller only when a take finds
+// nothing and armature_server_drain_end agrees. While it drains the core writes nothing to the
+// descriptor, so requests that arrive meanwhile cost no system call on either side and no
+// netpoller wake-up; and the answers the handlers give meanwhile are held by the core and
+// delivered together at the next take, one wake-up of the core's worker per round instead of
+// one per answer (docs/go.md has the measurements). It ends when the core closes the queue
+// (the server stopped) or the descriptor is closed (Shutdown of an in-process-only app), then
+// waits for the handlers still running.
 func (a *App) drain(server *nativeServer, queue *os.File) {
 	defer func() {
 		a.inFlight.Wait()
+		a.workers.stop()
 		a.mu.Lock()
 		waited := a.waited
 		a.mu.Unlock()
@@ -44,24 +52,47 @@ func (a *App) drain(server *nativeServer, queue *os.File) {
 			free := cap(a.slots) - len(a.slots)
 			if free == 0 {
 				// MaxConcurrency handlers are running: leave requests in the core's queue (which
-				// answers 503 past server.queue_capacity) until one returns.
+				// answers 503 past server.queue_capacity) until one returns, with the answers
+				// given so far delivered.
+				if _, takeErr = server.drainEnd(); takeErr != nil {
+					return true
+				}
 				a.slots <- struct{}{}
 				<-a.slots
 				continue
 			}
 			var closed bool
-			batch, closed, takeErr = server.tryTake(batch[:0], min(free, takeBatch))
-			deadline := time.Now().Add(timeout)
-			for i := range batch {
-				a.slots <- struct{}{}
-				a.inFlight.Add(1)
-				go a.dispatch(batch[i], deadline)
+			want := min(free, takeBatch)
+			batch, closed, takeErr = server.drainTake(batch[:0], want)
+			if len(batch) > 0 {
+				deadline := time.Now().Add(timeout)
+				for i := range batch {
+					a.slots <- struct{}{}
+					a.inFlight.Add(1)
+					a.start(job{batch[i], deadline})
+				}
 			}
 			if closed || takeErr != nil {
+				if _, err := server.drainEnd(); err != nil && takeErr == nil {
+					takeErr = err // the answers held so far are delivered all the same
+				}
 				return true
 			}
-			if len(batch) < min(free, takeBatch) {
-				return false // the queue is empty: wait until readable again
+			switch {
+			case len(batch) == want:
+				// More may wait.
+			case len(batch) > 0:
+				// Let the handlers just started run and answer; requests that arrive meanwhile
+				// are taken without a wake-up.
+				runtime.Gosched()
+			default:
+				var idle bool
+				if idle, takeErr = server.drainEnd(); takeErr != nil {
+					return true
+				}
+				if idle {
+					return false // the queue is empty: wait until readable again
+				}
 			}
 		}
 	})
@@ -86,9 +117,9 @@ func (a *App) dispatch(p pending, deadline time.Time) {
 		return
 	}
 	request := &Request{p: &p}
-	ctx, cancel := context.WithDeadline(context.WithValue(context.Background(), requestKey{}, request), deadline)
+	ctx := a.deadlines.start(request, deadline)
 	response, err := call(route.handler, ctx, request)
-	cancel()
+	a.deadlines.finish(ctx)
 	request.done.Store(true)
 	if err != nil {
 		a.fail(&p, err)

@@ -12,8 +12,10 @@ package armature
 #cgo pkg-config: armature-static
 // None of these calls back into Go or keeps a pointer it was given past the call: cgo can skip
 // the callback bookkeeping and leave their arguments on the Go stack (docs/go.md measures it).
-#cgo noescape go_try_take
-#cgo nocallback go_try_take
+#cgo noescape go_drain_take
+#cgo nocallback go_drain_take
+#cgo noescape armature_server_drain_end
+#cgo nocallback armature_server_drain_end
 #cgo noescape go_respond
 #cgo nocallback go_respond
 #cgo noescape armature_header_is_reserved
@@ -61,12 +63,12 @@ typedef struct {
 
 #define GO_TAKE_BATCH 64
 
-// armature_server_try_take, plus each request's operationId. At most GO_TAKE_BATCH requests.
-static ArmatureStatus go_try_take(ArmatureServer *server, GoPending *out, size_t capacity, size_t *taken,
-                                  ArmatureError **error) {
+// armature_server_drain_take, plus each request's operationId. At most GO_TAKE_BATCH requests.
+static ArmatureStatus go_drain_take(ArmatureServer *server, GoPending *out, size_t capacity, size_t *taken,
+                                    ArmatureError **error) {
 	ArmaturePending pending[GO_TAKE_BATCH];
 	if (capacity > GO_TAKE_BATCH) capacity = GO_TAKE_BATCH;
-	ArmatureStatus status = armature_server_try_take(server, pending, capacity, taken, error);
+	ArmatureStatus status = armature_server_drain_take(server, pending, capacity, taken, error);
 	if (status != ARMATURE_STATUS_OK) return status;
 	for (size_t i = 0; i < *taken; i++) {
 		out[i].request = pending[i].request;
@@ -438,16 +440,17 @@ type pending struct {
 	operationID string
 }
 
-// takeBatch is how many requests one tryTake takes at most.
+// takeBatch is how many requests one drainTake takes at most.
 const takeBatch = C.GO_TAKE_BATCH
 
-// tryTake appends up to capacity (at most takeBatch) waiting requests to into; closed once the
-// server has stopped and the queue is empty.
-func (s *nativeServer) tryTake(into []pending, capacity int) (taken []pending, closed bool, e error) {
+// drainTake appends up to capacity (at most takeBatch) waiting requests to into, and begins
+// (or goes on with) a drain: until drainEnd the core does not signal the queue's descriptor.
+// closed once the server has stopped and the queue is empty.
+func (s *nativeServer) drainTake(into []pending, capacity int) (taken []pending, closed bool, e error) {
 	var batch [C.GO_TAKE_BATCH]C.GoPending
 	var n C.size_t
 	var err *C.ArmatureError
-	status := C.go_try_take(s.c, &batch[0], C.size_t(capacity), &n, &err)
+	status := C.go_drain_take(s.c, &batch[0], C.size_t(capacity), &n, &err)
 	if status == statusClosed {
 		check(status, err)
 		return into, true, nil
@@ -460,6 +463,17 @@ func (s *nativeServer) tryTake(into []pending, capacity int) (taken []pending, c
 		into = append(into, pending{p.request, p.responder, goString(p.operation_id)})
 	}
 	return into, false, nil
+}
+
+// drainEnd ends a drain: idle when the drain may now wait on the descriptor, false when
+// requests arrived meanwhile (or the queue closed) and must be taken first.
+func (s *nativeServer) drainEnd() (idle bool, e error) {
+	var ended C.int
+	var err *C.ArmatureError
+	if e := check(C.armature_server_drain_end(s.c, &ended, &err), err); e != nil {
+		return false, e
+	}
+	return ended == 1, nil
 }
 
 // respond sends the answer and frees the request and responder (freed). A header or status
