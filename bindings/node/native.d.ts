@@ -121,7 +121,7 @@ export declare const BODY_EXACT: number
 export declare const BODY_JSON: number
 
 /**
- * What `answer`'s `kind` says the body is: the plain value a handler returned (see
+ * What an answer's `kind` says its body is: the plain value a handler returned (see
  * lib/dispatch.ts), for core's answer rule to give its content type.
  */
 export declare const BODY_NOTHING: number

@@ -72,6 +72,35 @@ const FIELD_COUNT: usize = Field::Body as usize + 1;
 const TABLE: usize = RECORD_FIELDS as usize;
 const DATA: usize = TABLE + FIELD_COUNT * 8;
 
+/// What an answer's `kind` says its body is: the plain value a handler returned (see
+/// lib/dispatch.ts), for core's answer rule to give its content type.
+#[napi]
+pub const BODY_NOTHING: u32 = 0;
+/// A string.
+#[napi]
+pub const BODY_TEXT: u32 = 1;
+/// A Buffer or Uint8Array.
+#[napi]
+pub const BODY_BINARY: u32 = 2;
+/// Any other value, as `JSON.stringify` wrote it.
+#[napi]
+pub const BODY_JSON: u32 = 3;
+/// These bytes with only the content type a header names (a fetch `Response`'s body).
+#[napi]
+pub const BODY_EXACT: u32 = 4;
+
+/// The body a `BODY_*` kind and its bytes make; None for an unknown kind.
+pub(crate) fn body_of(kind: u32, bytes: Bytes) -> Option<Body> {
+    Some(match kind {
+        BODY_NOTHING => Body::Nothing,
+        BODY_TEXT => Body::Text(bytes),
+        BODY_BINARY => Body::Binary(bytes),
+        BODY_JSON => Body::Json(bytes),
+        BODY_EXACT => Body::Exact(bytes),
+        _ => return None,
+    })
+}
+
 /// An answer batch that does not follow the layout: a bug of lib/batch.ts, never a request's.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed answer batch at byte {0}")]

@@ -3,7 +3,7 @@
 //! answer at all. Each is one call naming the request by its ticket; once the request is answered
 //! (or swept after it timed out) its ticket finds nothing.
 
-use armature_core::answer::{self, Body, InvalidAnswer};
+use armature_core::answer::{self, InvalidAnswer};
 use armature_core::contract::params::cookie_pairs;
 use armature_core::dispatch::RespondError;
 use armature_core::telemetry::client_spans::OutgoingCall;
@@ -11,7 +11,6 @@ use armature_core::trace_context;
 use std::cell::Ref;
 
 use armature_core::{HandlerError, HandlerOutcome, HandlerRequest};
-use bytes::Bytes;
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
@@ -67,35 +66,6 @@ fn trace_headers(outgoing: &trace_context::OutgoingContext) -> Value {
         headers.insert(trace_context::TRACESTATE.into(), Value::String(tracestate.clone()));
     }
     Value::Object(headers)
-}
-
-/// What `answer`'s `kind` says the body is: the plain value a handler returned (see
-/// lib/dispatch.ts), for core's answer rule to give its content type.
-#[napi]
-pub const BODY_NOTHING: u32 = 0;
-/// A string.
-#[napi]
-pub const BODY_TEXT: u32 = 1;
-/// A Buffer or Uint8Array.
-#[napi]
-pub const BODY_BINARY: u32 = 2;
-/// Any other value, as `JSON.stringify` wrote it.
-#[napi]
-pub const BODY_JSON: u32 = 3;
-/// These bytes with only the content type a header names (a fetch `Response`'s body).
-#[napi]
-pub const BODY_EXACT: u32 = 4;
-
-/// The body a `BODY_*` kind and its bytes make; None for an unknown kind.
-pub(crate) fn body_of(kind: u32, bytes: Bytes) -> Option<Body> {
-    Some(match kind {
-        BODY_NOTHING => Body::Nothing,
-        BODY_TEXT => Body::Text(bytes),
-        BODY_BINARY => Body::Binary(bytes),
-        BODY_JSON => Body::Json(bytes),
-        BODY_EXACT => Body::Exact(bytes),
-        _ => return None,
-    })
 }
 
 pub(crate) fn invalid_answer(invalid: InvalidAnswer) -> napi::Error<String> {

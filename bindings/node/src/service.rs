@@ -25,9 +25,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status, Task};
 use napi_derive::napi;
 
-use crate::batch::{self, AnswerEntry, AnswerReader, BATCH_HEADER};
+use crate::batch::{self, body_of, AnswerEntry, AnswerReader, BATCH_HEADER};
 use crate::errors::{error, host_error, setup_error, CONTRACT, INVALID};
-use crate::request::body_of;
 use crate::taken::TakenRequests;
 
 type Result<T> = std::result::Result<T, napi::Error<String>>;
