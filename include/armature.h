@@ -929,7 +929,10 @@ ArmatureStatus armature_server_try_take(struct ArmatureServer *server,
 // until `armature_server_drain_end` says the host may wait, the core makes the descriptor
 // readable for nothing, so requests that arrive meanwhile cost neither side a system call.
 // Clears the descriptor. `*taken` may be 0. `ARMATURE_STATUS_CLOSED` once the server has
-// stopped and the queue is empty.
+// stopped and the queue is empty. Answers given (from any thread) while a drain goes on are
+// held and delivered together at the next `armature_server_drain_take` or
+// `armature_server_drain_end`, so the server's worker is woken once per round, not once per
+// answer: a draining host must take or end the drain promptly.
 //
 // Ownership: the host owns every request and responder written to `out`.
 // Thread safety: any thread; never blocks. One drain at a time: a second taker calling it
@@ -940,9 +943,10 @@ ArmatureStatus armature_server_drain_take(struct ArmatureServer *server,
                                           size_t *taken,
                                           struct ArmatureError **error);
 
-// Ends a drain begun by `armature_server_drain_take`: `*idle` is 1 when the host may now wait on
-// the descriptor (which the next request makes readable again), 0 when requests arrived
-// meanwhile or the queue closed: take again before waiting.
+// Ends a drain begun by `armature_server_drain_take`: delivers the held answers, then `*idle` is
+// 1 when the host may now wait on the descriptor (which the next request makes readable again),
+// 0 when requests arrived meanwhile or the queue closed: take again before waiting. A host about
+// to block on anything else (its own concurrency limit) calls it first, for the answers.
 //
 // Thread safety: any thread; never blocks.
 ArmatureStatus armature_server_drain_end(struct ArmatureServer *server,

@@ -194,13 +194,8 @@ impl Service {
         for pending in requests {
             // Core routes only to operations registered with a handler, all of them numbered.
             let operation = self.operations.get(&pending.request.operation_id).copied().unwrap_or(u32::MAX);
-            let start = out.len();
-            let ticket = taken.insert(pending);
-            if let Some(pending) = taken.get(ticket) {
-                batch::write_request(&mut out, ticket, operation, &pending.request);
-            } else {
-                out.truncate(start);
-            }
+            let (ticket, pending) = taken.insert(pending);
+            batch::write_request(&mut out, ticket, operation, &pending.request);
         }
         let buffer = BufferSlice::copy_from(env, &*out).map_err(|e| error(INVALID, e.to_string()))?;
         Ok(Some(buffer))

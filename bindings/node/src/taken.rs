@@ -40,20 +40,23 @@ impl TakenRequests {
     }
 
     /// Keeps `pending` until it is answered; the ticket finds it again.
-    pub fn insert(&mut self, pending: PendingRequest) -> Ticket {
+    pub fn insert(&mut self, pending: PendingRequest) -> (Ticket, &PendingRequest) {
         if self.free.is_empty() && self.slots.len() >= self.next_sweep {
             self.sweep();
         }
-        if let Some(slot) = self.free.pop() {
-            let entry = &mut self.slots[slot as usize];
-            entry.pending = Some(pending);
-            return Ticket { slot, generation: entry.generation };
-        }
+        let index = match self.free.pop() {
+            Some(slot) => slot as usize,
+            None => {
+                self.slots.push(Slot { generation: 0, pending: None });
+                self.slots.len() - 1
+            }
+        };
+        // A free slot or the one just pushed: always in range.
+        let entry = &mut self.slots[index];
         // More than u32::MAX requests in flight cannot happen: the queue and memory stop far
         // below; saturating keeps the arithmetic total all the same.
-        let slot = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
-        self.slots.push(Slot { generation: 0, pending: Some(pending) });
-        Ticket { slot, generation: 0 }
+        let ticket = Ticket { slot: u32::try_from(index).unwrap_or(u32::MAX), generation: entry.generation };
+        (ticket, entry.pending.insert(pending))
     }
 
     /// The request under `ticket`, if it is still there.
