@@ -431,11 +431,7 @@ impl RequestQueue {
     /// requests remain, so a host that takes until it gets fewer than asked misses no wake-up.
     pub fn take_polled(&self, max: usize) -> Vec<PendingRequest> {
         let mut state = lock(&self.inner.state);
-        #[cfg(unix)]
-        if let (Some(pipe), true) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
-            pipe.clear();
-            state.pipe_signalled = false;
-        }
+        self.clear_pipe(&mut state);
         let count = state.items.len().min(max);
         let batch: Vec<PendingRequest> = state.items.drain(..count).collect();
         if !state.items.is_empty() {
@@ -453,17 +449,10 @@ impl RequestQueue {
     /// ones given until the next are held ([`RequestQueue::hold_answers`]): the server's worker
     /// is woken once per round of the drain, not once per answer.
     pub fn drain_take(&self, max: usize) -> Vec<PendingRequest> {
-        let answered = lock(&self.inner.held.answers).replace(Vec::new());
-        if let Some(answered) = answered.filter(|answered| !answered.is_empty()) {
-            Responder::deliver_all(answered);
-        }
+        self.deliver_held(Some(Vec::new()));
         let mut state = lock(&self.inner.state);
         state.host_draining = true;
-        #[cfg(unix)]
-        if let (Some(pipe), true) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
-            pipe.clear();
-            state.pipe_signalled = false;
-        }
+        self.clear_pipe(&mut state);
         let count = state.items.len().min(max);
         state.items.drain(..count).collect()
     }
@@ -497,12 +486,26 @@ impl RequestQueue {
     /// Delivers the answers held since [`RequestQueue::hold_answers`] (one wake-up of the
     /// server's worker for all of them) and stops holding.
     pub fn release_answers(&self) {
-        let answers = lock(&self.inner.held.answers).take();
-        if let Some(answers) = answers {
-            if !answers.is_empty() {
-                Responder::deliver_all(answers);
-            }
+        self.deliver_held(None);
+    }
+
+    /// Delivers the held answers, if any, and holds from now on into `next` (None: not at all).
+    fn deliver_held(&self, next: Option<Vec<(Responder, HandlerOutcome)>>) {
+        let held = std::mem::replace(&mut *lock(&self.inner.held.answers), next);
+        if let Some(answers) = held.filter(|answers| !answers.is_empty()) {
+            Responder::deliver_all(answers);
         }
+    }
+
+    /// Empties the wake-up pipe if it holds its byte. Called with the state locked.
+    fn clear_pipe(&self, state: &mut QueueState) {
+        #[cfg(unix)]
+        if let (Some(pipe), true) = (self.inner.wake_pipe.get(), state.pipe_signalled) {
+            pipe.clear();
+            state.pipe_signalled = false;
+        }
+        #[cfg(not(unix))]
+        let _ = state;
     }
 
     /// Takes up to `max` requests, blocking until at least one waits, the timeout passes
