@@ -20,6 +20,26 @@ build_runner() {
   cargo build --profile "$profile" --quiet -p armature-conformance --bin armature-conformance
 }
 
+# Makes the virtualenv $1 if it is missing and installs the pinned packages of the requirements
+# file $2 into it, again only when that file changed since (a copy of it is kept in the venv).
+venv_with() {
+  local venv="$1" requirements="$2"
+  local stamp="$venv/.installed-${requirements//\//_}"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2
+  if ! cmp -s "$requirements" "$stamp"; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+    cp "$requirements" "$stamp"
+  fi
+}
+
+# Puts a cmake on PATH: the machine's, else one from PyPI in .venv (ci/cmake-requirements.txt),
+# since a machine with only the toolchains has none.
+ensure_cmake() {
+  command -v cmake >/dev/null && return 0
+  venv_with .venv ci/cmake-requirements.txt
+  export PATH="$PWD/.venv/bin:$PATH"
+}
+
 # A free port chosen by the kernel, so parallel runs and busy machines do not collide.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -9,7 +9,8 @@ package armature
 // calls; every rule (status checks, validation, problems) stays in core.
 
 /*
-#cgo pkg-config: armature-static
+// Where the header and libarmature.a come from is in link_prebuilt.go (the released module) and
+// link_pkgconfig.go (a checkout, or a C tarball installed elsewhere: -tags armature_pkgconfig).
 // None of these calls back into Go or keeps a pointer it was given past the call: cgo can skip
 // the callback bookkeeping and leave their arguments on the Go stack (docs/go.md measures it).
 #cgo noescape go_drain_take

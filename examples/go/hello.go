@@ -2,7 +2,7 @@
 // SIGTERM or SIGINT and exits 0.
 //
 //	cargo build --release -p armature-ffi                        # libarmature.a, armature-static.pc
-//	PKG_CONFIG_PATH=$PWD/target/release go -C examples/go run .  # this file, on port 8080
+//	PKG_CONFIG_PATH=$PWD/target/release go -C examples/go run -tags armature_pkgconfig .  # this file, port 8080
 //	curl localhost:8080/hello/ada
 //	curl -X POST localhost:8080/greetings -H 'content-type: application/json' -d '{"name": "Ada", "times": 2}'
 //	curl localhost:8080/openapi.json

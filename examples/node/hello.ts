@@ -45,6 +45,6 @@ export function helloApp(): App {
 
 if (require.main === module) {
   helloApp()
-    .listen({ port: 8080 })
+    .listen({ port: Number(process.env.PORT ?? 8080) }) // PORT: ci/test-release picks a free one
     .then((address) => console.log(`listening on ${address.url}`))
 }

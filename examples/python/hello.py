@@ -14,6 +14,7 @@ telemetry. docs/migrating-from-fastapi.md has the rest.
 
 from __future__ import annotations
 
+import os
 from typing import Dict
 
 from pydantic import BaseModel, Field
@@ -46,4 +47,4 @@ async def greet(greeting: Greeting) -> Greeted:
 
 
 if __name__ == "__main__":
-    app.run(port=8080)
+    app.run(port=int(os.environ.get("PORT", "8080")))  # PORT: ci/test-release runs it on a free one
