@@ -13,3 +13,10 @@ package armature
 #cgo linux,amd64 LDFLAGS: ${SRCDIR}/lib/linux_amd64/libarmature.a -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 */
 import "C"
+
+import (
+	// The library's directories hold a Go file each (ci/release writes them) and are imported
+	// here, so that `go mod vendor` copies the header and the library with the package.
+	_ "armature.dev/go/lib/include"
+	_ "armature.dev/go/lib/linux_amd64"
+)
