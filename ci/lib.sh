@@ -24,13 +24,27 @@ build_runner() {
 # file $2 into it, again only when that file changed since (a copy of it is kept in the venv).
 venv_with() {
   local venv="$1" requirements="$2"
-  local stamp="$venv/.installed-${requirements//\//_}"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2
-  if ! cmp -s "$requirements" "$stamp"; then
+  if ! venv_current "$venv" "$requirements"; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
-    cp "$requirements" "$stamp"
+    cp "$requirements" "$(venv_stamp "$venv" "$requirements")"
   fi
 }
+
+# Whether the virtualenv $1 exists and has the packages of requirements file $2 as they are now.
+venv_current() {
+  [ -x "$1/bin/python" ] && cmp -s "$2" "$(venv_stamp "$1" "$2")"
+}
+
+# Where venv_with keeps its copy of requirements file $2 in the virtualenv $1.
+venv_stamp() {
+  local requirements="$2"
+  echo "$1/.installed-${requirements//\//_}"
+}
+
+# The oldest glibc the release artefacts run on: ci/release links against it (zig), and
+# ci/test-release checks that no binary needs a newer symbol.
+release_glibc_floor=2.17
 
 # Puts a cmake on PATH: the machine's, else one from PyPI in .venv (ci/cmake-requirements.txt),
 # since a machine with only the toolchains has none.
